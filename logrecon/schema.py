@@ -1,0 +1,101 @@
+"""Data contracts shared by every stage: column names, reason codes, the stage result.
+
+The canonical event frame (what ingest produces and every later stage consumes):
+
+| column       | dtype                      | notes                                     |
+|--------------|----------------------------|-------------------------------------------|
+| timestamp    | datetime64[ns, UTC]        | event time                                |
+| service      | category (str categories)  | trimmed, case-sensitive                   |
+| event_type   | category START/STOP/ERROR  |                                           |
+| latency_ms   | float64                    | NaN = no (valid) latency                  |
+| session_id   | str, nullable              | correlation id                            |
+| source       | category                   | input file                                |
+| record       | int64                      | 1-based record number within source       |
+| arrival      | int64                      | global arrival order (inputs, then record)|
+
+Any other input column travels along after these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import pandas as pd
+
+EVENT_TYPES = ("START", "STOP", "ERROR")
+CANONICAL = ("timestamp", "service", "event_type", "latency_ms", "session_id")
+REQUIRED = ("timestamp", "service", "event_type")
+PROVENANCE = ("source", "record")
+
+SESSION_STATUSES = ("complete", "missing_stop", "missing_start", "timed_out", "clock_skew")
+
+
+class Reason(StrEnum):
+    """Reason codes for quarantined records and row-level issues."""
+
+    MALFORMED_ROW = "malformed_row"
+    MISSING_FIELD = "missing_field"
+    INVALID_TIMESTAMP = "invalid_timestamp"
+    AMBIGUOUS_TIMESTAMP = "ambiguous_timestamp"
+    TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
+    INVALID_EVENT_TYPE = "invalid_event_type"
+    INVALID_LATENCY = "invalid_latency"
+    LATE_EVENT = "late_event"
+    LATENCY_SPIKE = "latency_spike"
+    UNMATCHED_LINE = "unmatched_line"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARN = "warn"
+    ERROR = "error"
+
+
+ISSUE_COLUMNS = ("source", "record", "field", "reason", "action", "detail", "stage", "severity")
+QUARANTINE_COLUMNS = ("source", "record", "reasons", "fields", "detail")
+DUPLICATE_COLUMNS = ("source", "record", "duplicate_of_source", "duplicate_of_record")
+GAP_COLUMNS = ("service", "gap_start", "gap_end", "gap_seconds")
+CHECK_COLUMNS = ("service", "check", "value", "threshold", "status", "detail")
+SESSION_COLUMNS = (
+    "service", "session_id", "status", "start_time", "stop_time", "duration_ms",
+    "start_source", "start_record", "stop_source", "stop_record", "start_inferred",
+    "strategy", "confidence", "events", "errors",
+)
+METRIC_COLUMNS = (
+    "service", "events", "start", "stop", "error", "error_rate",
+    "latency_mean_ms", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_max_ms",
+    "sessions_complete", "sessions_missing_stop", "sessions_missing_start",
+    "sessions_timed_out", "sessions_clock_skew",
+    "duplicates", "quarantined", "late_events", "gaps", "consistency_score", "verdict",
+)
+
+
+def empty_frame(columns) -> pd.DataFrame:
+    """A zero-row frame with the given columns (object dtype)."""
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+
+
+def issues_frame(
+    source, record, *, field: str, reason: str, action: str, detail, stage: str,
+    severity: str = Severity.WARN,
+) -> pd.DataFrame:
+    """Issue rows for the given records (vectorized: `source`/`record`/`detail` may be arrays)."""
+    frame = pd.DataFrame({"source": source, "record": record})
+    frame["field"] = field
+    frame["reason"] = str(reason)
+    frame["action"] = action
+    frame["detail"] = detail
+    frame["stage"] = stage
+    frame["severity"] = str(severity)
+    return frame.loc[:, list(ISSUE_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What every stage returns: its main frame, issue rows, named side tables and stats."""
+
+    frame: pd.DataFrame
+    issues: pd.DataFrame = field(default_factory=lambda: empty_frame(ISSUE_COLUMNS))
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
