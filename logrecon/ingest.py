@@ -1,0 +1,155 @@
+"""Turn raw records into canonical events; quarantine what cannot be an event.
+
+Input: raw records (readers.ReadResult.records, several files concatenated in arrival order).
+Output: schema events (see schema.py) + `tables["quarantine"]` (source, record, reasons, fields,
+detail, then the raw values). A record is quarantined only when it cannot be an event (malformed,
+no usable timestamp, service or event_type), with every reason it fails. An invalid latency
+never quarantines: it becomes null with an `invalid_latency` issue.
+Reads config: IngestConfig. Emits issues: invalid_latency.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .config import IngestConfig
+from .schema import CANONICAL, EVENT_TYPES, QUARANTINE_COLUMNS, Reason, StageResult, issues_frame
+from .timestamps import parse_timestamps
+
+RAW_PREVIEW_CHARS = 1000
+LATENCY_PATTERN = r"^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Trimmed text; null stays null; JSON numbers become their text, booleans their JSON text."""
+    if values.dtype == object:
+        kinds = values.map(type)
+        values = values.where(kinds != bool, values.map({True: "true", False: "false"}))
+        values = values.astype("str")
+    elif not isinstance(values.dtype, pd.StringDtype):
+        values = values.astype("str")
+    return values.str.strip()
+
+
+def _column(records: pd.DataFrame, name: str) -> pd.Series:
+    if name in records.columns:
+        return records[name]
+    return pd.Series(pd.NA, index=records.index, dtype="str")
+
+
+def _parse_latency(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(latency_ms as float with NaN for none, invalid mask): bare, finite, ≥ 0 numbers only."""
+    n = len(values)
+    if values.dtype == object:
+        kinds = values.map(type).to_numpy()
+        is_number = np.isin(kinds, (int, float, np.int64, np.float64))
+        numbers = pd.to_numeric(values.where(is_number), errors="coerce").to_numpy(dtype="float64")
+        text = _text(values.where(~is_number))
+    else:
+        is_number = np.zeros(n, dtype=bool)
+        numbers = np.full(n, np.nan)
+        text = _text(values)
+    text_array = pa.array(text, type=pa.large_string(), from_pandas=True)
+    present = pc.fill_null(pc.not_equal(text_array, ""), False).to_numpy(zero_copy_only=False) & ~is_number
+    bare = pc.fill_null(pc.match_substring_regex(text_array, LATENCY_PATTERN), False).to_numpy(zero_copy_only=False)
+    parsed = pc.cast(pc.if_else(pa.array(bare), text_array, None), pa.float64()).to_numpy(zero_copy_only=False)
+    latency = np.where(is_number, numbers, np.where(bare, parsed, np.nan))
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(latency) & (latency >= 0)
+    invalid = (is_number | present) & ~valid
+    return np.where(valid, latency, np.nan), invalid
+
+
+def window_ns(cfg: IngestConfig) -> tuple[int, int]:
+    return (pd.Timestamp(cfg.window_start, tz="UTC").value, pd.Timestamp(cfg.window_end, tz="UTC").value)
+
+
+def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
+    """Validate and type raw records; every record becomes an event or a quarantine row."""
+    n = len(records)
+    records = records.reset_index(drop=True)
+    reasons: dict[str, np.ndarray] = {}   # field -> reason per row (None = fine)
+
+    malformed = _column(records, "malformed")
+    is_malformed = malformed.notna().to_numpy()
+    reasons["row"] = np.where(is_malformed, Reason.MALFORMED_ROW.value, None)
+
+    parsed = parse_timestamps(
+        _column(records, "timestamp"), timestamp_format=cfg.timestamp_format, timezone=cfg.timezone,
+        timestamp_year=cfg.timestamp_year, epoch_unit=cfg.epoch_unit, window=window_ns(cfg))
+    reasons["timestamp"] = parsed.reason
+
+    service = _text(_column(records, "service"))
+    service_missing = service.isna() | (service == "")
+    reasons["service"] = np.where(service_missing.to_numpy(), Reason.MISSING_FIELD.value, None)
+
+    event_type = _text(_column(records, "event_type")).str.upper()
+    type_missing = (event_type.isna() | (event_type == "")).to_numpy()
+    type_unknown = ~type_missing & ~event_type.isin(EVENT_TYPES).to_numpy()
+    reasons["event_type"] = np.select(
+        [type_missing, type_unknown], [Reason.MISSING_FIELD.value, Reason.INVALID_EVENT_TYPE.value], None)
+
+    # A malformed record's fields are not judged: the row itself is the reason.
+    for field in ("timestamp", "service", "event_type"):
+        reasons[field] = np.where(is_malformed, None, reasons[field])
+    fails = pd.DataFrame({f: pd.Series(r, dtype="str") for f, r in reasons.items()})
+    quarantined = fails.notna().any(axis=1).to_numpy()
+
+    kept = ~quarantined
+    latency, latency_invalid = _parse_latency(_column(records, "latency_ms"))
+    session_id = _text(_column(records, "session_id"))
+    session_id = session_id.where(session_id != "")
+
+    extra = [c for c in records.columns if c not in (*CANONICAL, "source", "record", "malformed", "raw")]
+    events = pd.DataFrame({
+        "timestamp": pd.to_datetime(parsed.ns[kept], utc=True, unit="ns"),
+        "service": pd.Categorical(service[kept]),
+        "event_type": pd.Categorical(event_type[kept], categories=EVENT_TYPES),
+        "latency_ms": latency[kept],
+        "session_id": session_id[kept].reset_index(drop=True),
+        "source": pd.Categorical(records["source"][kept].reset_index(drop=True)),
+        "record": records["record"].to_numpy()[kept].astype("int64"),
+        "arrival": np.flatnonzero(kept).astype("int64"),
+    })
+    for column in extra:
+        events[column] = records[column][kept].reset_index(drop=True)
+
+    quarantine = _quarantine_rows(records, fails, quarantined, malformed)
+    bad_latency = latency_invalid & kept
+    issues = issues_frame(
+        records["source"][bad_latency].to_numpy(), records["record"][bad_latency].to_numpy(),
+        field="latency_ms", reason=Reason.INVALID_LATENCY, action="nulled",
+        detail=("value " + _column(records, "latency_ms")[bad_latency].astype("str")).to_numpy(),
+        stage="ingest")
+    stats = {
+        "records": n, "events": int(kept.sum()), "quarantined": int(quarantined.sum()),
+        "invalid_latency": int(bad_latency.sum()), "timestamp_digits": parsed.digits,
+    }
+    return StageResult(frame=events, issues=issues, tables={"quarantine": quarantine}, stats=stats)
+
+
+def _quarantine_rows(records, fails, quarantined, malformed) -> pd.DataFrame:
+    rows = fails[quarantined]
+    reason_list = pd.Series("", index=rows.index, dtype="str")
+    field_list = pd.Series("", index=rows.index, dtype="str")
+    for field in rows.columns:  # a handful of fields, vectorized over rows; aligned lists
+        failed = rows[field].notna()
+        reason_list = reason_list.where(~failed, reason_list + ";" + rows[field].fillna(""))
+        field_list = field_list.where(~failed, field_list + ";" + field)
+    reason_lists, field_lists = reason_list.str.removeprefix(";"), field_list.str.removeprefix(";")
+    quarantine = pd.DataFrame({
+        "source": records["source"][quarantined].astype("str").to_numpy(),
+        "record": records["record"][quarantined].to_numpy(dtype="int64"),
+        "reasons": reason_lists.to_numpy(dtype=object),
+        "fields": field_lists.to_numpy(dtype=object),
+        "detail": malformed[quarantined].to_numpy(dtype=object),
+    })
+    for name in (*CANONICAL, "raw"):
+        if name in records.columns:
+            raw = records[name][quarantined]
+            quarantine[name] = raw.astype("str").str.slice(0, RAW_PREVIEW_CHARS).to_numpy(dtype=object) \
+                if len(raw) else raw.to_numpy(dtype=object)
+    return quarantine.loc[:, [*QUARANTINE_COLUMNS, *[c for c in quarantine.columns if c not in QUARANTINE_COLUMNS]]]

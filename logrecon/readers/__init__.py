@@ -1,0 +1,106 @@
+"""Readers turn one input file into raw records; a registry maps a format name to its reader.
+
+A reader is `read(path, profile) -> ReadResult`. Its `records` frame has `source`, `record`
+(1-based, blank lines and the header not counted), the raw canonical columns the source has
+(`timestamp`, `service`, `event_type`, `latency_ms`, `session_id`: raw values, parsed later by
+ingest), `malformed` (why a record is not a record, or null) and any extra columns.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ..errors import InputError
+
+if TYPE_CHECKING:
+    from ..profiles import Profile
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    records: pd.DataFrame
+    file_issues: tuple[str, ...] = ()
+    skipped: int = 0
+    skipped_by_reason: dict = field(default_factory=dict)
+
+
+Reader = Callable[[Path, "Profile | None"], ReadResult]
+READERS: dict[str, Reader] = {}
+
+EXTENSION_FORMATS = {
+    ".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+    ".parquet": "parquet", ".pq": "parquet", ".log": "regex", ".txt": "regex",
+}
+
+
+def register(name: str) -> Callable[[Reader], Reader]:
+    def decorate(reader: Reader) -> Reader:
+        READERS[name] = reader
+        return reader
+    return decorate
+
+
+def empty_records(path: Path) -> pd.DataFrame:
+    """The records frame of a file that holds no records."""
+    return pd.DataFrame({
+        "source": pd.Series([], dtype="str"),
+        "record": pd.Series([], dtype="int64"),
+        "malformed": pd.Series([], dtype="str"),
+    })
+
+
+def format_of(path: Path, profile: "Profile | None") -> str:
+    """The reader for `path`: the profile's format, else by extension (.gz looked through)."""
+    if profile is not None and profile.format:
+        return profile.format
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    fmt = EXTENSION_FORMATS.get(suffixes[-1] if suffixes else "")
+    if fmt is None or fmt == "regex":
+        raise InputError(path, "cannot tell the format from the file name; pass --profile")
+    return fmt
+
+
+def expand_inputs(inputs) -> list[Path]:
+    """Paths, globs and directories → files in the order given (globs and directories sorted)."""
+    paths: list[Path] = []
+    for spec in [inputs] if isinstance(inputs, (str, Path)) else inputs:
+        spec = str(spec)
+        if any(ch in spec for ch in "*?["):
+            matches = sorted(glob.glob(spec))
+            if not matches:
+                raise InputError(spec, "no file matches this pattern")
+            paths.extend(Path(m) for m in matches)
+        elif Path(spec).is_dir():
+            paths.extend(sorted(p for p in Path(spec).iterdir() if p.is_file() and not p.name.startswith(".")))
+        elif Path(spec).exists():
+            paths.append(Path(spec))
+        else:
+            raise InputError(spec, "no such file")
+    return paths
+
+
+def read_input(path: Path, profile: "Profile | None" = None) -> ReadResult:
+    """Read one file with its format's reader, then map it through the profile's rules."""
+    fmt = format_of(path, profile)
+    if fmt not in READERS:
+        raise InputError(path, f"unknown format {fmt!r}; known: {', '.join(sorted(READERS))}")
+    result = READERS[fmt](path, profile)
+    if profile is None or result.records.empty and not len(result.records.columns):
+        return result
+    records, skipped = profile.apply(result.records)
+    return ReadResult(records, result.file_issues, result.skipped + skipped, result.skipped_by_reason)
+
+
+from . import csv, jsonl  # noqa: E402,F401  (register the built-in readers)
+
+for _optional in ("regex", "zipkin", "parquet"):
+    try:
+        __import__(f"{__name__}.{_optional}")
+    except ImportError:  # a reader still being written
+        pass

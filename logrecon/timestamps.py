@@ -1,0 +1,346 @@
+"""Strict, vectorized timestamp parsing: raw values -> UTC nanoseconds, or a reason why not.
+
+Policy (DESIGN, cases P-TS-1..6): ISO-8601/RFC-3339 with any offset → UTC; naive → the
+configured zone (UTC by default); numeric epochs (numbers or all-digit strings) get their unit
+from magnitude (|v| < 1e11 s, < 1e14 ms, < 1e17 µs, else ns); other formats only through an
+explicit strptime format; never guess (day/month order, zone abbreviations, yearless stamps
+are ambiguous); `:60` only as a real leap second; outside the plausible window → out of range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .schema import Reason
+
+NS_PER_S = 1_000_000_000
+ISO_PATTERN = (
+    r"^(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})[Tt ](?P<hour>\d{2}):(?P<minute>\d{2})"
+    r":(?P<second>\d{2})(?:\.(?P<fraction>\d+))?"
+    r"(?P<zone>[Zz]|(?P<sign>[+-])(?P<off_h>\d{2})(?::?(?P<off_m>\d{2}))?)?$"
+)
+EPOCH_PATTERN = r"^[+-]?\d+(?:\.\d+)?$"
+DAY_MONTH_PATTERN = r"^(?P<a>\d{1,2})[/.-](?P<b>\d{1,2})[/.-](?P<y>\d{2,4})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+ZONE_NAME_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?\s*[A-Za-z]{2,5}$"
+YEARLESS_PATTERN = r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\s+\d{1,2}:\d{2}"
+EPOCH_UNITS = {"s": NS_PER_S, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+@dataclass(frozen=True)
+class ParsedTimestamps:
+    """`ns` is UTC nanoseconds (valid where `reason` is null); `digits` the fraction digits seen."""
+
+    ns: np.ndarray
+    reason: np.ndarray      # object array: None or a Reason value
+    digits: int
+
+
+def days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 for proleptic Gregorian dates (H. Hinnant's algorithm)."""
+    y = year - (month <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    mp = (month + 9) % 12
+    doy = (153 * mp + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def days_in_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    lengths = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+    return lengths[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
+
+
+def _ints(struct: pa.ChunkedArray | pa.StructArray, name: str, default: int = 0) -> np.ndarray:
+    column = pc.struct_field(struct, name)
+    return pc.fill_null(pc.cast(pc.if_else(pc.equal(column, ""), None, column), pa.int64()), default) \
+        .to_numpy(zero_copy_only=False)
+
+
+def _mask(flags) -> np.ndarray:
+    """A boolean numpy mask from an Arrow boolean result, null counting as False."""
+    return pc.fill_null(flags, False).to_numpy(zero_copy_only=False)
+
+
+def _civil_to_ns(year, month, day, hour, minute, second, nanos, offset_s):
+    """(UTC ns, calendar_ok) from civil components and a UTC offset in seconds."""
+    calendar_ok = ((month >= 1) & (month <= 12) & (day >= 1) & (day <= days_in_month(year, month))
+                   & (hour <= 23) & (minute <= 59) & (second <= 60))
+    # Years far outside the window would overflow int64 nanoseconds: clamp, they are out of range anyway.
+    safe_year = np.clip(year, 1700, 2250)
+    days = days_from_civil(safe_year, month, np.clip(day, 1, 31))
+    utc_s = days * 86400 + hour * 3600 + minute * 60 + np.minimum(second, 59) - offset_s
+    leap = second == 60
+    if leap.any():
+        # 23:59:60 is real only on 30 Jun / 31 Dec UTC; it maps to 23:59:59.999999999.
+        utc_day = pd.to_datetime(utc_s[leap], unit="s")
+        real = (((utc_day.month == 6) & (utc_day.day == 30)) | ((utc_day.month == 12) & (utc_day.day == 31))) \
+            & (utc_s[leap] % 86400 == 86399)
+        calendar_ok[leap] &= np.asarray(real)
+        nanos = nanos.copy()
+        nanos[leap] = NS_PER_S - 1
+    ns = utc_s * NS_PER_S + nanos
+    far = year != safe_year
+    if far.any():
+        ns = np.where(far, np.where(year < safe_year, np.iinfo(np.int64).min + 1, np.iinfo(np.int64).max), ns)
+    return ns, calendar_ok
+
+
+FIXED_SHAPE = {4: b"-", 7: b"-", 13: b":", 16: b":"}
+
+
+def _parse_fixed_width(text: pa.ChunkedArray):
+    """Fast path for the common case: every stamp `YYYY-MM-DD[T ]HH:MM:SS[.f…][Z]`, same length.
+
+    Reads the string bytes as an (n, width) matrix; None when the column is not of that shape
+    (the general regex parser then decides).
+    """
+    array = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    n = len(array)
+    if n == 0 or array.null_count:
+        return None
+    offset_type = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(array.buffers()[1], dtype=offset_type)[array.offset: array.offset + n + 1]
+    width = int(offsets[1] - offsets[0])
+    if width < 19 or width > 30 or offsets[-1] - offsets[0] != width * n:
+        return None
+    matrix = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]].reshape(n, width)
+    first = bytes(matrix[0])
+    zulu = first.endswith(b"Z")
+    body = width - zulu
+    if body > 19 and (body < 21 or first[19:20] != b"."):
+        return None
+    if not all(bytes(matrix[:1, pos]) == sep for pos, sep in FIXED_SHAPE.items()) or first[10:11] not in (b"T", b" "):
+        return None
+    shape_ok = np.ones(n, dtype=bool)
+    for pos, sep in FIXED_SHAPE.items():
+        shape_ok &= matrix[:, pos] == sep[0]
+    shape_ok &= (matrix[:, 10] == ord("T")) | (matrix[:, 10] == ord(" "))
+    if zulu:
+        shape_ok &= matrix[:, -1] == ord("Z")
+    if body > 19:
+        shape_ok &= matrix[:, 19] == ord(".")
+    digit_cols = [c for c in range(body) if c not in (4, 7, 10, 13, 16, 19)]
+    for col in digit_cols:
+        shape_ok &= (matrix[:, col] - np.uint8(48)) < 10  # uint8 wraps: non-digits land >= 10
+    if not shape_ok.all():
+        return None
+
+    def number(lo, hi):
+        value = np.zeros(n, dtype=np.int64)
+        for col in range(lo, hi):
+            value *= 10
+            value += matrix[:, col]
+            value -= 48
+        return value
+    fraction_digits = max(body - 20, 0)
+    nanos = number(20, body) * 10 ** (9 - min(fraction_digits, 9)) if fraction_digits else np.zeros(n, np.int64)
+    if fraction_digits > 9:
+        return None
+    ns, calendar_ok = _civil_to_ns(number(0, 4), number(5, 7), number(8, 10), number(11, 13),
+                                   number(14, 16), number(17, 19), nanos, 0)
+    return ns, calendar_ok, not zulu, fraction_digits
+
+
+def _parse_iso(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """(matched, ns_utc, naive, invalid, digits) for ISO strings; ns is wall time for naive ones."""
+    groups = pc.extract_regex(text, ISO_PATTERN)
+    matched = pc.is_valid(groups).to_numpy(zero_copy_only=False)
+    groups = pc.fill_null(groups, {name: "" for name in
+                                   ("year", "month", "day", "hour", "minute", "second", "fraction",
+                                    "zone", "sign", "off_h", "off_m")})
+    year, month, day = (_ints(groups, n, 1) for n in ("year", "month", "day"))
+    hour, minute, second = (_ints(groups, n) for n in ("hour", "minute", "second"))
+    fraction = pc.struct_field(groups, "fraction")
+    digits = int(pc.max(pc.utf8_length(fraction)).as_py() or 0)
+    nanos = pc.cast(pc.utf8_rpad(pc.utf8_slice_codeunits(pc.if_else(pc.equal(fraction, ""), "0", fraction), 0, 9),
+                                 9, "0"), pa.int64()).to_numpy(zero_copy_only=False)
+    zone = pc.struct_field(groups, "zone")
+    naive = pc.equal(zone, "").to_numpy(zero_copy_only=False) & matched
+    sign = np.where(pc.equal(pc.struct_field(groups, "sign"), "-").to_numpy(zero_copy_only=False), -1, 1)
+    off_h, off_m = _ints(groups, "off_h"), _ints(groups, "off_m")
+    offset_s = sign * (off_h * 3600 + off_m * 60)
+
+    ns, calendar_ok = _civil_to_ns(year, month, day, hour, minute, second, nanos, offset_s)
+    calendar_ok &= (off_h <= 23) & (off_m <= 59)
+    invalid = matched & ~calendar_ok
+    return matched, ns, naive, invalid, min(digits, 9)
+
+
+def _epoch_ns(values: np.ndarray, unit: str) -> np.ndarray:
+    """Epoch numbers (int64 or float64) → ns, the unit from magnitude unless given."""
+    magnitude = np.abs(values.astype("float64"))
+    if unit == "auto":
+        factor = np.select([magnitude < 1e11, magnitude < 1e14, magnitude < 1e17],
+                           [EPOCH_UNITS["s"], EPOCH_UNITS["ms"], EPOCH_UNITS["us"]], EPOCH_UNITS["ns"])
+    else:
+        factor = np.full(len(values), EPOCH_UNITS[unit])
+    with np.errstate(over="ignore", invalid="ignore"):
+        if values.dtype.kind in "iu":
+            limit = np.iinfo(np.int64).max // factor
+            overflow = np.abs(values) > limit
+            ns = np.where(overflow, np.iinfo(np.int64).max, values * np.where(overflow, 1, factor))
+        else:
+            # Whole and fractional parts apart: a float cannot hold ns-precise epochs whole.
+            whole = np.trunc(values)
+            scaled = whole * factor
+            safe = np.abs(scaled) < 9.2e18
+            ns = np.where(safe, whole, 0).astype("int64") * factor.astype("int64") \
+                + np.round((values - whole) * factor).astype("int64")
+            ns = np.where(safe, ns, np.iinfo(np.int64).max)
+    return ns
+
+
+def _unguessable(text: pa.ChunkedArray) -> np.ndarray:
+    """Stamps whose meaning we refuse to guess: zone abbreviations, yearless, d/m vs m/d."""
+    zone_name = _mask(pc.match_substring_regex(text, ZONE_NAME_PATTERN))
+    yearless = _mask(pc.match_substring_regex(text, YEARLESS_PATTERN))
+    day_month = pc.extract_regex(text, DAY_MONTH_PATTERN)
+    matched = pc.is_valid(day_month).to_numpy(zero_copy_only=False)
+    day_month = pc.fill_null(day_month, {"a": "0", "b": "0", "y": "0"})
+    a, b = _ints(day_month, "a"), _ints(day_month, "b")
+    year = _ints(day_month, "y")
+    both_valid = (a >= 1) & (a <= 12) & (b >= 1) & (b <= 12) & (b <= days_in_month(year, a)) \
+        & (a <= days_in_month(year, b)) & (a != b)
+    return zone_name | yearless | (matched & both_valid)
+
+
+def _localize(ns: np.ndarray, naive: np.ndarray, timezone: str) -> tuple[np.ndarray, np.ndarray]:
+    """Wall-clock ns in `timezone` → UTC ns; ambiguous or nonexistent local times flagged."""
+    if timezone in ("UTC", "Z", "utc") or not naive.any():
+        return ns, np.zeros(len(ns), dtype=bool)
+    local = pd.DatetimeIndex(ns[naive].astype("datetime64[ns]"))
+    utc = local.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    out = ns.copy()
+    converted = utc.asi8
+    bad = np.zeros(len(ns), dtype=bool)
+    bad[naive] = np.asarray(utc.isna())
+    out[naive] = np.where(bad[naive], 0, converted)
+    return out, bad
+
+
+def _as_text(values: pd.Series) -> pa.ChunkedArray:
+    if isinstance(values.dtype, pd.StringDtype) or values.dtype == "str":
+        array = pa.chunked_array([pa.array(values, type=pa.large_string(), from_pandas=True)]) \
+            if values.dtype.storage != "pyarrow" else values.array._pa_array
+    else:
+        array = pa.chunked_array([pa.array(values.astype("str"), from_pandas=True)])
+    return pc.utf8_trim_whitespace(array)
+
+
+def parse_timestamps(values: pd.Series, *, timestamp_format: str | None = None, timezone: str = "UTC",
+                     timestamp_year: int | None = None, epoch_unit: str = "auto",
+                     window: tuple[int, int]) -> ParsedTimestamps:
+    """Parse raw timestamp values; every row gets UTC ns or exactly one Reason."""
+    n = len(values)
+    reason = np.full(n, None, dtype=object)
+    ns = np.zeros(n, dtype="int64")
+    naive = np.zeros(n, dtype=bool)
+    digits = 0
+
+    is_text = np.ones(n, dtype=bool)
+    if values.dtype == object:
+        kinds = values.map(type).to_numpy()
+        is_bool = np.isin(kinds, (bool, np.bool_))
+        is_number = np.isin(kinds, (int, float, np.int64, np.float64)) & ~is_bool
+        is_null = values.isna().to_numpy() & ~is_number
+        is_text = np.isin(kinds, (str,))
+        reason[is_bool | ~(is_text | is_number | is_null)] = Reason.INVALID_TIMESTAMP
+        if is_number.any():
+            numbers = values[is_number]
+            ints = np.isin(kinds[is_number], (int, np.int64))
+            number_ns = np.empty(len(numbers), dtype="int64")
+            number_reason = np.full(len(numbers), None, dtype=object)
+            if ints.any():
+                as_int = pd.to_numeric(numbers[ints], errors="coerce").to_numpy()
+                if as_int.dtype.kind == "f":  # beyond int64
+                    number_reason[ints] = Reason.TIMESTAMP_OUT_OF_RANGE
+                    as_int = np.zeros(len(as_int), dtype="int64")
+                number_ns[ints] = _epoch_ns(as_int.astype("int64"), epoch_unit)
+            floats = numbers[~ints].to_numpy(dtype="float64")
+            finite = np.isfinite(floats)
+            number_ns[~ints] = _epoch_ns(np.where(finite, floats, 0.0), epoch_unit)
+            fl_reason = number_reason[~ints]
+            fl_reason[~finite] = Reason.INVALID_TIMESTAMP
+            number_reason[~ints] = fl_reason
+            ns[is_number] = number_ns
+            reason[is_number] = number_reason
+        reason[is_null] = Reason.MISSING_FIELD
+        text_values = values[is_text]
+    else:
+        text_values = values
+    if len(text_values):
+        text = _as_text(text_values)
+        text_ns = np.zeros(len(text_values), dtype="int64")
+        text_reason = np.full(len(text_values), None, dtype=object)
+        text_naive = np.zeros(len(text_values), dtype=bool)
+        empty = pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False)
+        text_reason[empty] = Reason.MISSING_FIELD
+        if timestamp_format:
+            parsed, fmt_naive = _parse_with_format(text, timestamp_format, timestamp_year)
+            ok = ~np.isnat(parsed) & ~empty
+            text_ns[ok] = parsed[ok].astype("int64")
+            text_naive = fmt_naive & ok
+            text_reason[~ok & ~empty] = Reason.INVALID_TIMESTAMP
+            digits = 9 if "%f" in timestamp_format else 0
+        elif (fixed := _parse_fixed_width(text)) is not None:
+            fixed_ns, calendar_ok, fixed_naive, digits = fixed
+            text_ns = fixed_ns
+            text_reason[~calendar_ok] = Reason.INVALID_TIMESTAMP
+            text_naive = np.full(len(text_values), fixed_naive)
+        else:
+            matched, iso_ns, iso_naive, invalid, digits = _parse_iso(text)
+            epoch = _mask(pc.match_substring_regex(text, EPOCH_PATTERN)) & ~matched
+            text_ns[matched] = iso_ns[matched]
+            text_naive = iso_naive
+            text_reason[invalid] = Reason.INVALID_TIMESTAMP
+            if epoch.any():
+                epoch_text = pc.filter(text, pa.chunked_array([pa.array(epoch)]))
+                integral = _mask(pc.match_substring_regex(epoch_text, r"^[+-]?\d{1,18}$"))
+                epoch_values = np.where(
+                    integral,
+                    pc.cast(pc.if_else(pa.chunked_array([pa.array(integral)]), epoch_text, "0"), pa.int64())
+                    .to_numpy(zero_copy_only=False),
+                    0)
+                epoch_ns = _epoch_ns(epoch_values, epoch_unit)
+                if not integral.all():
+                    as_float = pc.cast(epoch_text, pa.float64()).to_numpy(zero_copy_only=False)
+                    epoch_ns = np.where(integral, epoch_ns, _epoch_ns(as_float, epoch_unit))
+                text_ns[epoch] = epoch_ns
+            rest = ~matched & ~epoch & ~empty
+            if rest.any():
+                rest_text = pc.filter(text, pa.chunked_array([pa.array(rest)]))
+                unguessable = _unguessable(rest_text)
+                text_reason[rest] = np.where(unguessable, Reason.AMBIGUOUS_TIMESTAMP, Reason.INVALID_TIMESTAMP)
+        ns[is_text] = text_ns
+        reason[is_text] = text_reason
+        naive[is_text] = text_naive & pd.isna(text_reason)
+
+    ns, not_local = _localize(ns, naive & pd.isna(reason), timezone)
+    reason[not_local & pd.isna(reason)] = Reason.AMBIGUOUS_TIMESTAMP
+    out_of_range = pd.isna(reason) & ((ns < window[0]) | (ns >= window[1]))
+    reason[out_of_range] = Reason.TIMESTAMP_OUT_OF_RANGE
+    return ParsedTimestamps(ns=ns, reason=reason, digits=digits)
+
+
+def _parse_with_format(text: pa.ChunkedArray, timestamp_format: str, year: int | None):
+    """strptime-style parse; a format without a year gets the profile's year."""
+    series = pd.Series(text.to_pandas(types_mapper=None), dtype="str")
+    fmt = timestamp_format
+    if "%Y" not in fmt and "%y" not in fmt:
+        if year is None:
+            return np.full(len(series), np.datetime64("NaT"), dtype="datetime64[ns]"), np.zeros(len(series), bool)
+        series = str(year) + " " + series
+        fmt = "%Y " + fmt
+    aware = "%z" in fmt or "%Z" in fmt
+    parsed = pd.to_datetime(series, format=fmt, errors="coerce", utc=aware)
+    if aware:
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    values = parsed.to_numpy(dtype="datetime64[ns]")
+    return values, np.full(len(series), not aware)
