@@ -33,6 +33,7 @@ class NormalizeConfig:
     dedup_key: tuple[str, ...] = CANONICAL
     dedup_tolerance_ms: float = 0.0          # copies within this many ms count as duplicates
     allowed_lateness_ms: float = 0.0
+    latency_spike_factor: float = 10.0       # latency above factor × service median is a spike
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,11 @@ class ValidateConfig:
 class SessionsConfig:
     strategy: str = "auto"                   # unkeyed pairing: auto | fifo | lifo | latency
     max_session_s: float | None = None       # START older than this closes as timed_out
-    infer_start_from_latency: bool = True    # STOP-only sessions get start = stop - latency
+    infer_start_from_latency: bool = False   # STOP-only sessions get start = stop - latency (when latency is the duration)
 
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    latency_spike_factor: float = 10.0       # latency above factor × service median is a spike
     healthy_error_rate: float = 0.05
     healthy_consistency: float = 0.95
     degraded_consistency: float = 0.80

@@ -1,0 +1,373 @@
+"""Pair START/STOP events into execution sessions.
+
+Input: events in analysis order (normalize's frame). Output: one row per session
+(schema.SESSION_COLUMNS), status in {complete, missing_stop, missing_start, timed_out,
+clock_skew}. The pairing key is (service, session_id): with an id, FIFO within the key; without
+one, a per-service strategy (fifo, lifo, latency; `auto` picks per service and says why).
+Never a negative or fabricated duration, never a dropped orphan:
+every START and STOP appears in exactly one session row (2·paired + unpaired = START + STOP).
+Reads config: SessionsConfig. Emits issues: clock_skew.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .config import SessionsConfig
+from .schema import SESSION_COLUMNS, Reason, Severity, StageResult, issues_frame
+
+NS_PER_MS = 1_000_000
+LATENCY_TOLERANCE_MS = 1.0           # a START this close to stop − latency is a latency match
+AUTO_LATENCY_MIN_SHARE = 0.5         # auto picks `latency` when this share of STOPs land on a START
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Positions into the START/STOP arrays: matched pairs, and what stayed unmatched."""
+
+    start: np.ndarray
+    stop: np.ndarray
+    confidence: np.ndarray
+    lone_starts: np.ndarray
+    lone_stops: np.ndarray
+
+
+def _walk(key: np.ndarray, is_start: np.ndarray):
+    """For events sorted by (key, time): clamped open-count walk per key.
+
+    Returns (depth_before, unmatched_stop): the number of open STARTs just before each event,
+    and whether a STOP found nothing open. Raw cumsum C; the clamped walk is C − min(0, cummin C).
+    """
+    step = np.where(is_start, 1, -1).astype(np.int64)
+    groups = pd.Series(step).groupby(key, sort=False)
+    total = groups.cumsum().to_numpy()
+    floor = np.minimum(pd.Series(total).groupby(key, sort=False).cummin().to_numpy(), 0)
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    previous_floor = np.where(first, 0, np.roll(floor, 1))
+    unmatched_stop = ~is_start & (floor < previous_floor)
+    depth_after = total - floor
+    depth_before = depth_after - step + unmatched_stop  # an unmatched stop leaves depth at 0
+    return depth_before, unmatched_stop
+
+
+def pair_fifo(key: np.ndarray, is_start: np.ndarray) -> Pairing:
+    """Each STOP closes the earliest open START of its key (events in time order)."""
+    order = np.argsort(key, kind="stable")
+    k, s = key[order], is_start[order]
+    depth_before, unmatched_stop = _walk(k, s)
+    matched_stop = ~s & ~unmatched_stop
+    start_idx = np.flatnonzero(s)
+    stop_idx = np.flatnonzero(matched_stop)
+    # FIFO consumes a key's STARTs in order: its i-th matched STOP closes its i-th START.
+    stop_rank = _rank_within(k[stop_idx])
+    first_start = np.searchsorted(k[start_idx], k[stop_idx], side="left")
+    partner = start_idx[first_start + stop_rank]
+    closed = np.zeros(len(k), dtype=bool)
+    closed[partner] = True
+    return Pairing(
+        start=order[partner], stop=order[stop_idx],
+        confidence=1.0 / np.maximum(depth_before[stop_idx], 1),
+        lone_starts=order[start_idx[~closed[start_idx]]], lone_stops=order[np.flatnonzero(unmatched_stop)],
+    )
+
+
+def pair_lifo(key: np.ndarray, is_start: np.ndarray) -> Pairing:
+    """Each STOP closes the latest open START of its key (nesting; events in time order)."""
+    order = np.argsort(key, kind="stable")
+    k, s = key[order], is_start[order]
+    depth_before, unmatched_stop = _walk(k, s)
+    # A START opens level depth+1; the STOP that closes it leaves from that same level. Within
+    # one (key, level) the events alternate START, STOP, ... so neighbours pair up.
+    level = np.where(s, depth_before + 1, depth_before)
+    usable = np.flatnonzero(~unmatched_stop)
+    by_level = usable[np.lexsort((usable, level[usable], k[usable]))]
+    is_pair = np.zeros(len(by_level), dtype=bool)
+    if len(by_level) > 1:
+        same = (k[by_level[1:]] == k[by_level[:-1]]) & (level[by_level[1:]] == level[by_level[:-1]])
+        is_pair[:-1] = same & s[by_level[:-1]] & ~s[by_level[1:]]
+    starts, stops = by_level[is_pair], by_level[np.flatnonzero(is_pair) + 1]
+    closed = np.zeros(len(k), dtype=bool)
+    closed[starts] = True
+    lone = np.flatnonzero(s & ~closed)
+    return Pairing(start=order[starts], stop=order[stops], confidence=1.0 / np.maximum(depth_before[stops], 1),
+                   lone_starts=order[lone], lone_stops=order[np.flatnonzero(unmatched_stop)])
+
+
+def _rank_within(sorted_key: np.ndarray) -> np.ndarray:
+    """0, 1, 2, … within each run of equal keys."""
+    n = len(sorted_key)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    first = np.ones(n, dtype=bool)
+    first[1:] = sorted_key[1:] != sorted_key[:-1]
+    run_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    return np.arange(n) - run_start
+
+
+def pair_latency(ns: np.ndarray, is_start: np.ndarray, latency_ms: np.ndarray,
+                 tolerance_ms: float = LATENCY_TOLERANCE_MS) -> Pairing:
+    """One service's unkeyed stream: a STOP whose latency reports the session duration is matched
+    to the open START nearest `stop − latency`.
+
+    Conflicts are resolved globally, closest claim first: each round every unmatched STOP claims
+    its nearest free START within tolerance, each START goes to its closest claimant, and the rest
+    try again (a handful of vectorized rounds, not a loop per event). What is left is paired FIFO.
+    """
+    starts = np.flatnonzero(is_start)
+    stops = np.flatnonzero(~is_start & ~np.isnan(latency_ms))
+    start_ns = ns[starts]                       # sorted: events are in time order
+    expected = ns[stops] - np.round(latency_ms[stops] * NS_PER_MS).astype(np.int64)
+    tolerance = np.maximum(tolerance_ms * NS_PER_MS, 1e-3 * latency_ms[stops] * NS_PER_MS)
+    crowd = (np.searchsorted(start_ns, expected + tolerance, side="right")
+             - np.searchsorted(start_ns, expected - tolerance, side="left"))
+    free = np.ones(len(starts), dtype=bool)
+    partner = np.full(len(stops), -1, dtype=np.int64)
+    for _ in range(16):
+        waiting = np.flatnonzero(partner < 0)
+        if not len(waiting) or not free.any():
+            break
+        free_idx = np.flatnonzero(free)
+        free_ns = start_ns[free_idx]
+        at = np.searchsorted(free_ns, expected[waiting])
+        left = np.clip(at - 1, 0, len(free_idx) - 1)
+        right = np.clip(at, 0, len(free_idx) - 1)
+        pick = np.where(np.abs(free_ns[left] - expected[waiting]) <= np.abs(free_ns[right] - expected[waiting]),
+                        left, right)
+        distance = np.abs(free_ns[pick] - expected[waiting])
+        candidate = free_idx[pick]
+        ok = (distance <= tolerance[waiting]) & (start_ns[candidate] <= ns[stops[waiting]])
+        if not ok.any():
+            break
+        claims = pd.DataFrame({"stop": waiting[ok], "start": candidate[ok], "distance": distance[ok]})
+        winners = claims.sort_values(["distance", "stop"], kind="stable").drop_duplicates("start")
+        partner[winners["stop"].to_numpy()] = winners["start"].to_numpy()
+        free[winners["start"].to_numpy()] = False
+    matched = partner >= 0
+    pairs_start, pairs_stop = starts[partner[matched]], stops[matched]
+    confidence = 1.0 / np.maximum(crowd[matched], 1)
+    # Everything the latencies could not place (no latency, no START in reach): FIFO.
+    rest = np.ones(len(ns), dtype=bool)
+    rest[pairs_start] = False
+    rest[pairs_stop] = False
+    rest_idx = np.flatnonzero(rest)
+    fallback = pair_fifo(np.zeros(len(rest_idx), dtype=np.int64), is_start[rest_idx])
+    return Pairing(
+        start=np.concatenate([pairs_start, rest_idx[fallback.start]]),
+        stop=np.concatenate([pairs_stop, rest_idx[fallback.stop]]),
+        confidence=np.concatenate([confidence, fallback.confidence]),
+        lone_starts=rest_idx[fallback.lone_starts], lone_stops=rest_idx[fallback.lone_stops],
+    )
+
+
+def choose_strategy(ns: np.ndarray, is_start: np.ndarray, latency_ms: np.ndarray) -> tuple[str, str]:
+    """`auto`: latency when most STOPs' latencies land on a START, else fifo; with the reason."""
+    stops = ~is_start
+    n_stops = int(stops.sum())
+    if n_stops == 0:
+        return "fifo", "no STOP events"
+    with_latency = stops & ~np.isnan(latency_ms)
+    start_ns = ns[is_start]
+    expected = ns[with_latency] - np.round(latency_ms[with_latency] * NS_PER_MS).astype(np.int64)
+    at = np.searchsorted(start_ns, expected - LATENCY_TOLERANCE_MS * NS_PER_MS, side="left")
+    hit = (at < len(start_ns)) & (np.take(start_ns, np.minimum(at, max(len(start_ns) - 1, 0)), mode="clip")
+                                 <= expected + LATENCY_TOLERANCE_MS * NS_PER_MS) if len(start_ns) else np.zeros(0, bool)
+    share = float(hit.sum()) / n_stops
+    if share >= AUTO_LATENCY_MIN_SHARE:
+        return "latency", f"{share:.0%} of STOPs carry a latency that lands on a START (stop − latency)"
+    return "fifo", (f"only {share:.0%} of STOPs carry a latency that lands on a START; "
+                    "first-in-first-out is the unbiased default")
+
+
+STRATEGIES = {"fifo": pair_fifo, "lifo": pair_lifo}
+
+
+def _unkeyed_pairing(events: pd.DataFrame, positions: np.ndarray, cfg: SessionsConfig):
+    """Pair each service's id-less stream with its strategy; (pairing, {service: (strategy, why)})."""
+    services = events["service"].cat.codes.to_numpy()[positions]
+    ns = events["timestamp"].array.asi8[positions]
+    is_start = (events["event_type"].to_numpy()[positions] == "START")
+    latency = events["latency_ms"].to_numpy(dtype="float64")[positions]
+    parts, chosen = [], {}
+    names = events["service"].cat.categories
+    for code in np.unique(services):  # one pass per service, vectorized within it
+        idx = np.flatnonzero(services == code)
+        strategy, why = (cfg.strategy, "configured") if cfg.strategy != "auto" else \
+            choose_strategy(ns[idx], is_start[idx], latency[idx])
+        chosen[str(names[code])] = (strategy, why)
+        if strategy == "latency":
+            pairing = pair_latency(ns[idx], is_start[idx], latency[idx])
+        else:
+            pairing = STRATEGIES[strategy](np.zeros(len(idx), dtype=np.int64), is_start[idx])
+        parts.append((idx, pairing, strategy))
+    return parts, chosen
+
+
+def _frame_for(events: pd.DataFrame, start: np.ndarray, stop: np.ndarray, status, strategy,
+               confidence) -> pd.DataFrame:
+    """Session rows from event positions (-1 = that end does not exist)."""
+    def take(column, pos):
+        values = events[column].iloc[np.maximum(pos, 0)].reset_index(drop=True) if len(events) else \
+            pd.Series([], dtype=events[column].dtype)
+        return values.where(pd.Series(pos >= 0))
+
+    either = np.where(start >= 0, start, stop)
+    frame = pd.DataFrame({
+        "service": events["service"].iloc[either].astype(str).reset_index(drop=True),
+        "session_id": events["session_id"].iloc[either].reset_index(drop=True),
+        "status": status,
+        "start_time": take("timestamp", start),
+        "stop_time": take("timestamp", stop),
+        "start_source": take("source", start).astype("str"),
+        "start_record": take("record", start).astype("Int64"),
+        "stop_source": take("source", stop).astype("str"),
+        "stop_record": take("record", stop).astype("Int64"),
+        "stop_latency_ms": take("latency_ms", stop).astype("float64"),
+        "strategy": strategy,
+        "confidence": confidence,
+        "_start_pos": start, "_stop_pos": stop,
+    })
+    return frame
+
+
+def sessions(events: pd.DataFrame, cfg: SessionsConfig) -> StageResult:
+    """Reconstruct sessions per (service, session_id); never drops an orphan."""
+    types = events["event_type"].to_numpy()
+    bounds = np.flatnonzero((types == "START") | (types == "STOP"))
+    has_id = events["session_id"].notna().to_numpy()[bounds]
+    is_start = types[bounds] == "START"
+
+    frames = []
+    keyed = bounds[has_id]
+    if len(keyed):
+        sid_codes, _ = pd.factorize(events["session_id"].to_numpy()[keyed])
+        key = events["service"].cat.codes.to_numpy()[keyed].astype(np.int64) * (len(keyed) + 1) + sid_codes
+        pairing, skew_start, skew_stop = _split_clock_skew(events, keyed, key, pair_fifo(key, is_start[has_id]))
+        frames.append(_pairing_frames(events, keyed, pairing, "keyed-fifo"))
+        frames.append(_frame_for(events, keyed[skew_start], keyed[skew_stop],
+                                 np.full(len(skew_start), "clock_skew", dtype=object), "keyed-fifo",
+                                 np.full(len(skew_start), np.nan)))
+    chosen = {}
+    unkeyed = bounds[~has_id]
+    if len(unkeyed):
+        parts, chosen = _unkeyed_pairing(events, unkeyed, cfg)
+        for idx, pairing, strategy in parts:
+            frames.append(_pairing_frames(events, unkeyed[idx], pairing, strategy))
+    table = pd.concat(frames, ignore_index=True) if frames else _frame_for(
+        events, np.zeros(0, np.int64), np.zeros(0, np.int64), [], [], [])
+    table = _apply_max_session(table, events, cfg)
+    table = _finish(table, events, cfg)
+    skew = table["status"] == "clock_skew"
+    issues = issues_frame(table.loc[skew, "stop_source"].to_numpy(), table.loc[skew, "stop_record"].to_numpy(),
+                          field="timestamp", reason="clock_skew", action="reported",
+                          detail=("STOP before its START (record " + table.loc[skew, "start_record"].astype(str) + ")")
+                          .to_numpy(), stage="sessions", severity=Severity.WARN)
+    counts = table["status"].value_counts()
+    stats = {
+        "sessions": len(table), **{f"sessions_{s}": int(counts.get(s, 0)) for s in
+                                   ("complete", "missing_stop", "missing_start", "timed_out", "clock_skew")},
+        "start_stop_events": int(len(bounds)), "unkeyed_strategy": chosen,
+    }
+    return StageResult(frame=table, issues=issues, stats=stats)
+
+
+def _pairing_frames(events, positions, pairing: Pairing, strategy: str) -> pd.DataFrame:
+    none = lambda n: np.full(n, -1, dtype=np.int64)  # noqa: E731
+    start = np.concatenate([positions[pairing.start], positions[pairing.lone_starts], none(len(pairing.lone_stops))])
+    stop = np.concatenate([positions[pairing.stop], none(len(pairing.lone_starts)), positions[pairing.lone_stops]])
+    status = np.concatenate([np.full(len(pairing.start), "complete"), np.full(len(pairing.lone_starts), "missing_stop"),
+                             np.full(len(pairing.lone_stops), "missing_start")]).astype(object)
+    confidence = np.concatenate([pairing.confidence, np.full(len(pairing.lone_starts) + len(pairing.lone_stops), np.nan)])
+    if strategy == "keyed-fifo":
+        confidence[:] = np.where(status == "complete", 1.0, np.nan)
+    return _frame_for(events, start, stop, status, strategy, confidence)
+
+
+def _split_clock_skew(events, positions, key, pairing: Pairing):
+    """A keyed STOP with nothing open, followed by a never-closed START of the same key that lies
+    strictly later: the clocks disagree. Returns the pairing without them, and their (start, stop)."""
+    stops, starts = np.sort(pairing.lone_stops), np.sort(pairing.lone_starts)
+    none = np.zeros(0, dtype=np.int64)
+    if not len(stops) or not len(starts):
+        return pairing, none, none
+    lone = pd.DataFrame({
+        "key": np.concatenate([key[stops], key[starts]]),
+        "idx": np.concatenate([stops, starts]),
+        "is_stop": np.concatenate([np.ones(len(stops), bool), np.zeros(len(starts), bool)]),
+    })
+    lone["rank"] = lone.groupby(["key", "is_stop"]).cumcount()
+    matched = lone[lone.is_stop].merge(lone[~lone.is_stop], on=["key", "rank"], suffixes=("_stop", "_start"))
+    ns = events["timestamp"].array.asi8
+    skewed = ns[positions[matched.idx_start.to_numpy()]] > ns[positions[matched.idx_stop.to_numpy()]]
+    skew_start, skew_stop = matched.idx_start.to_numpy()[skewed], matched.idx_stop.to_numpy()[skewed]
+    rest = Pairing(pairing.start, pairing.stop, pairing.confidence,
+                   np.setdiff1d(pairing.lone_starts, skew_start), np.setdiff1d(pairing.lone_stops, skew_stop))
+    return rest, skew_start, skew_stop
+
+
+def _apply_max_session(table: pd.DataFrame, events, cfg: SessionsConfig) -> pd.DataFrame:
+    """START older than max_session closes as timed_out; its late STOP stands alone."""
+    if cfg.max_session_s is None or table.empty:
+        return table
+    limit = pd.Timedelta(seconds=cfg.max_session_s)
+    end = events["timestamp"].max()
+    too_long = (table["status"] == "complete") & (table["stop_time"] - table["start_time"] > limit)
+    open_too_long = (table["status"] == "missing_stop") & (end - table["start_time"] > limit)
+    orphaned_stops = table[too_long].copy()
+    for column in ("start_time", "start_source", "start_record"):
+        orphaned_stops[column] = pd.NA
+    orphaned_stops["_start_pos"] = -1
+    orphaned_stops["status"] = "missing_start"
+    table = table.copy()
+    table.loc[too_long | open_too_long, "status"] = "timed_out"
+    for column in ("stop_time", "stop_source", "stop_record", "stop_latency_ms"):
+        table.loc[too_long, column] = pd.NA
+    table.loc[too_long, "_stop_pos"] = -1
+    return pd.concat([table, orphaned_stops], ignore_index=True)
+
+
+def _finish(table: pd.DataFrame, events, cfg: SessionsConfig) -> pd.DataFrame:
+    """Durations, inferred starts, event/error counts, stable order and the contract columns."""
+    complete = table["status"] == "complete"
+    duration = (table["stop_time"] - table["start_time"]).dt.total_seconds() * 1000.0
+    table["duration_ms"] = duration.where(complete)
+    inferred = (table["status"] == "missing_start") & table["stop_latency_ms"].notna() & cfg.infer_start_from_latency
+    table["start_inferred"] = inferred
+    table.loc[inferred, "start_time"] = table.loc[inferred, "stop_time"] - pd.to_timedelta(
+        (table.loc[inferred, "stop_latency_ms"] * NS_PER_MS).round().astype("int64"), unit="ns")
+    table.loc[inferred, "duration_ms"] = table.loc[inferred, "stop_latency_ms"]
+    # Precise integer-ns durations for complete sessions (float seconds would round).
+    if complete.any():
+        start_ns = table.loc[complete, "start_time"].array.asi8
+        stop_ns = table.loc[complete, "stop_time"].array.asi8
+        table.loc[complete, "duration_ms"] = (stop_ns - start_ns) / NS_PER_MS
+    table["errors"] = _errors_per_session(table, events)
+    table["events"] = (table["_start_pos"] >= 0).astype(int) + (table["_stop_pos"] >= 0).astype(int) + table["errors"]
+    first = np.where(table["_start_pos"] >= 0, table["_start_pos"], table["_stop_pos"])
+    table = table.iloc[np.lexsort((first, table["service"].to_numpy()))].reset_index(drop=True)
+    return table.loc[:, list(SESSION_COLUMNS) + ["_start_pos", "_stop_pos"]]
+
+
+def _errors_per_session(table: pd.DataFrame, events) -> np.ndarray:
+    """ERROR events with the session's id that fall within its [start, stop] (keyed only)."""
+    errors = events[(events["event_type"] == "ERROR") & events["session_id"].notna()]
+    counts = np.zeros(len(table), dtype=np.int64)
+    owners = table[(table["_start_pos"] >= 0) & table["session_id"].notna()]
+    if errors.empty or owners.empty:
+        return counts
+    left = pd.DataFrame({"service": errors["service"].astype(str).to_numpy(),
+                         "session_id": errors["session_id"].astype(str).to_numpy(),
+                         "t": errors["timestamp"].array.asi8}).sort_values("t", kind="stable")
+    right = pd.DataFrame({"service": owners["service"].astype(str).to_numpy(),
+                          "session_id": owners["session_id"].astype(str).to_numpy(),
+                          "t": owners["start_time"].array.asi8,
+                          "until": owners["stop_time"].array.asi8,
+                          "has_stop": owners["stop_time"].notna().to_numpy(),
+                          "row": owners.index.to_numpy()}).sort_values("t", kind="stable")
+    found = pd.merge_asof(left, right, on="t", by=["service", "session_id"], direction="backward")
+    inside = found["row"].notna() & (~found["has_stop"].fillna(False).astype(bool) | (found["t"] <= found["until"]))
+    np.add.at(counts, found.loc[inside, "row"].astype(np.int64).to_numpy(), 1)
+    return counts
