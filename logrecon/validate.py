@@ -1,0 +1,180 @@
+"""Per-service data-quality checks and gap detection on ordered events.
+
+Input: ordered events (normalize's frame), its duplicates and ingest's quarantine.
+Output: one row per (service, check) with value, threshold, status ok/warn/fail and detail
+(schema.CHECK_COLUMNS; service `ALL` for the whole input), and `tables["gaps"]`: consecutive
+events of one service further apart than the threshold (fixed seconds, or `auto` from that
+service's own inter-arrival distribution).
+Reads config: ValidateConfig.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .config import ValidateConfig
+from .schema import CHECK_COLUMNS, GAP_COLUMNS, StageResult
+
+NS_PER_S = 1_000_000_000
+ALL = "ALL"
+
+
+def gap_thresholds(service_codes: np.ndarray, ns: np.ndarray, n_services: int, cfg: ValidateConfig) -> np.ndarray:
+    """Threshold in seconds per service code: fixed, or factor × p99 inter-arrival (with a floor)."""
+    if cfg.gap_threshold != "auto":
+        return np.full(n_services, float(cfg.gap_threshold))
+    thresholds = np.full(n_services, cfg.gap_auto_min_seconds)
+    deltas = _deltas(service_codes, ns)
+    frame = pd.DataFrame({"service": service_codes[1:][deltas.same], "delta": deltas.seconds[deltas.same]})
+    if len(frame):
+        p99 = frame.groupby("service")["delta"].quantile(0.99)
+        thresholds[p99.index.to_numpy()] = np.maximum(cfg.gap_auto_factor * p99.to_numpy(), cfg.gap_auto_min_seconds)
+    return thresholds
+
+
+class _Deltas:
+    def __init__(self, order, same, seconds):
+        self.order, self.same, self.seconds = order, same, seconds
+
+
+def _deltas(service_codes: np.ndarray, ns: np.ndarray) -> _Deltas:
+    """Events regrouped by service (time order kept) and the seconds between neighbours."""
+    order = np.argsort(service_codes, kind="stable")
+    codes, times = service_codes[order], ns[order]
+    same = codes[1:] == codes[:-1]
+    return _Deltas(order, same, (times[1:] - times[:-1]) / NS_PER_S)
+
+
+def find_gaps(events: pd.DataFrame, cfg: ValidateConfig) -> pd.DataFrame:
+    """Per service, consecutive events strictly further apart than the threshold."""
+    codes = events["service"].cat.codes.to_numpy()
+    ns = events["timestamp"].array.asi8
+    names = events["service"].cat.categories
+    thresholds = gap_thresholds(codes, ns, len(names), cfg)
+    deltas = _deltas(codes, ns)
+    left = deltas.order[:-1]
+    is_gap = deltas.same & (deltas.seconds > thresholds[codes[left]])
+    before, after = left[is_gap], deltas.order[1:][is_gap]
+    gaps = pd.DataFrame({
+        "service": names[codes[before]].astype(str),
+        "gap_start": events["timestamp"].to_numpy()[before],
+        "gap_end": events["timestamp"].to_numpy()[after],
+        "gap_seconds": deltas.seconds[is_gap],
+        "threshold_seconds": thresholds[codes[before]],
+        "from_source": events["source"].to_numpy()[before].astype(str),
+        "from_record": events["record"].to_numpy()[before],
+        "to_source": events["source"].to_numpy()[after].astype(str),
+        "to_record": events["record"].to_numpy()[after],
+    })
+    gaps["gap_start"] = pd.to_datetime(gaps["gap_start"], utc=True)
+    gaps["gap_end"] = pd.to_datetime(gaps["gap_end"], utc=True)
+    return gaps.sort_values(["service", "gap_start"], kind="stable").reset_index(drop=True) \
+        .loc[:, [*GAP_COLUMNS, "threshold_seconds", "from_source", "from_record", "to_source", "to_record"]]
+
+
+def _status(value: pd.Series, warn: float, fail: float) -> pd.Series:
+    return pd.Series(np.select([value > fail, value > warn], ["fail", "warn"], "ok"), index=value.index)
+
+
+def _per_service_counts(events: pd.DataFrame, duplicates: pd.DataFrame, quarantine: pd.DataFrame,
+                        duplicated_services: pd.Series) -> pd.DataFrame:
+    by_service = events.groupby("service", observed=True)
+    types = pd.crosstab(events["service"], events["event_type"]).reindex(
+        columns=["START", "STOP", "ERROR"], fill_value=0)
+    counts = pd.DataFrame({
+        "events": by_service.size(),
+        "start": types["START"], "stop": types["STOP"],
+        "late": by_service["late"].sum(),
+        "spikes": by_service["latency_spike"].sum(),
+    })
+    counts.index = counts.index.astype(str)
+    counts["duplicates"] = duplicated_services.value_counts().reindex(counts.index, fill_value=0)
+    raw_service = quarantine["service"].astype("str").str.strip() if "service" in quarantine else \
+        pd.Series([], dtype="str")
+    counts["quarantined"] = raw_service.value_counts().reindex(counts.index, fill_value=0)
+    keyed = events[events["session_id"].notna() & events["event_type"].isin(["START", "STOP"])]
+    counts = counts.join(_sequence_checks(keyed))
+    return counts.fillna(0)
+
+
+def _sequence_checks(keyed: pd.DataFrame) -> pd.DataFrame:
+    """Per service: keys whose STARTs and STOPs do not balance; events out of START/STOP turn."""
+    if keyed.empty:
+        return pd.DataFrame(columns=["keys", "unbalanced_keys", "keyed_events", "out_of_turn"])
+    is_start = (keyed["event_type"] == "START").to_numpy()
+    key = pd.MultiIndex.from_arrays([keyed["service"].astype(str), keyed["session_id"]])
+    codes = pd.factorize(key)[0]
+    balance = pd.Series(np.where(is_start, 1, -1)).groupby(codes).sum()
+    key_service = pd.Series(keyed["service"].astype(str).to_numpy()).groupby(codes).first()
+    order = np.argsort(codes, kind="stable")
+    c, s = codes[order], is_start[order]
+    same_key = np.r_[False, c[1:] == c[:-1]]
+    previous_start = np.r_[False, s[:-1]]
+    out_of_turn = np.where(same_key, s == previous_start, ~s)  # a key must open with START, then alternate
+    service_sorted = keyed["service"].astype(str).to_numpy()[order]
+    return pd.DataFrame({
+        "keys": key_service.value_counts(),
+        "unbalanced_keys": key_service[balance != 0].value_counts(),
+        "keyed_events": pd.Series(service_sorted).value_counts(),
+        "out_of_turn": pd.Series(service_sorted[out_of_turn]).value_counts(),
+    })
+
+
+def validate(events: pd.DataFrame, duplicates: pd.DataFrame, quarantine: pd.DataFrame,
+             cfg: ValidateConfig) -> StageResult:
+    """Checks per service (and ALL) plus gaps; never raises on bad data."""
+    gaps = find_gaps(events, cfg)
+    duplicated_services = _services_of_duplicates(events, duplicates)
+    counts = _per_service_counts(events, duplicates, quarantine, duplicated_services)
+    total = counts.sum(numeric_only=True)
+    total["quarantined"] = len(quarantine)
+    counts.loc[ALL] = total
+    counts["gaps"] = gaps["service"].value_counts().reindex(counts.index, fill_value=0)
+    counts.loc[ALL, "gaps"] = len(gaps)
+    records = counts["events"] + counts["duplicates"] + counts["quarantined"]
+    safe = lambda s: s.where(s > 0, 1)  # noqa: E731  (rates of nothing are 0, not NaN)
+    rates = {
+        "start_stop_mismatch": ((counts["start"] - counts["stop"]).abs() / safe(counts["start"] + counts["stop"]),
+                                "|START − STOP| / (START + STOP)"),
+        "unbalanced_keys": (counts["unbalanced_keys"] / safe(counts["keys"]),
+                            "keyed sessions whose STARTs and STOPs do not balance"),
+        "inconsistent_sequence": (counts["out_of_turn"] / safe(counts["keyed_events"]),
+                                  "keyed START/STOP events out of turn (START after START, STOP first…)"),
+        "duplicate_rate": (counts["duplicates"] / safe(records), "removed copies / records"),
+        "quarantine_rate": (counts["quarantined"] / safe(records), "quarantined / records"),
+        "late_rate": (counts["late"] / safe(counts["events"]), "events later than the allowed lateness"),
+        "latency_spike_rate": (counts["spikes"] / safe(counts["events"]), "latency spikes / events"),
+    }
+    rows = []
+    for check, (value, detail) in rates.items():
+        rows.append(pd.DataFrame({
+            "service": counts.index, "check": check, "value": value.to_numpy(dtype=float),
+            "threshold": cfg.warn_rate, "status": _status(value, cfg.warn_rate, cfg.fail_rate).to_numpy(),
+            "detail": detail, "order": counts.index.to_series().eq(ALL).to_numpy()}))
+    rows.append(pd.DataFrame({
+        "service": counts.index, "check": "gaps", "value": counts["gaps"].to_numpy(dtype=float), "threshold": 0.0,
+        "status": np.where(counts["gaps"] > 0, "warn", "ok"),
+        "detail": ("threshold " + _threshold_text(cfg)), "order": counts.index.to_series().eq(ALL).to_numpy()}))
+    checks = pd.concat(rows, ignore_index=True)
+    checks = checks.sort_values(["order", "service"], kind="stable").drop(columns="order").reset_index(drop=True)
+    stats = {"gaps": len(gaps), "failed_checks": int((checks["status"] == "fail").sum()),
+             "warned_checks": int((checks["status"] == "warn").sum())}
+    return StageResult(frame=checks.loc[:, list(CHECK_COLUMNS)], tables={"gaps": gaps}, stats=stats)
+
+
+def _threshold_text(cfg: ValidateConfig) -> str:
+    if cfg.gap_threshold == "auto":
+        return f"auto: {cfg.gap_auto_factor:g}× p99 inter-arrival, at least {cfg.gap_auto_min_seconds:g} s"
+    return f"{float(cfg.gap_threshold):g} s"
+
+
+def _services_of_duplicates(events: pd.DataFrame, duplicates: pd.DataFrame) -> pd.Series:
+    """The service of each removed copy (that of the kept record it duplicates)."""
+    if duplicates.empty:
+        return pd.Series([], dtype="str")
+    kept = pd.DataFrame({"source": events["source"].astype(str).to_numpy(), "record": events["record"].to_numpy(),
+                         "service": events["service"].astype(str).to_numpy()})
+    found = duplicates.merge(kept, left_on=["duplicate_of_source", "duplicate_of_record"],
+                             right_on=["source", "record"], how="left", suffixes=("", "_kept"))
+    return found["service"].astype("str")
