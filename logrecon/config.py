@@ -55,6 +55,7 @@ class SessionsConfig:
 @dataclass(frozen=True)
 class MetricsConfig:
     healthy_error_rate: float = 0.05
+    unreliable_error_rate: float = 0.20
     healthy_consistency: float = 0.95
     degraded_consistency: float = 0.80
 

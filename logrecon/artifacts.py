@@ -1,0 +1,146 @@
+"""Writing and reading run artifacts: deterministic CSVs, ISO-8601 UTC times, atomic files.
+
+Times are written `YYYY-MM-DDTHH:MM:SS[.f]Z` with the input's precision (0, 3, 6 or 9
+fractional digits); booleans `true`/`false`; nulls empty. Every file is written to a
+temporary name beside its destination and renamed into place, so a reader never sees half.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+NS_PER_DAY = 86_400 * 1_000_000_000
+TIME_COLUMNS = ("timestamp", "start_time", "stop_time", "gap_start", "gap_end")
+
+
+def civil_from_days(days: np.ndarray):
+    """(year, month, day) from days since 1970-01-01 (H. Hinnant's algorithm)."""
+    z = days + 719468
+    era = np.floor_divide(z, 146097)
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
+    return year, month, day
+
+
+def precision_digits(digits: int) -> int:
+    """Round a seen fraction length up to 0, 3, 6 or 9 digits."""
+    return next(d for d in (0, 3, 6, 9) if digits <= d)
+
+
+THREE_DIGITS = np.array([list(f"{i:03d}".encode()) for i in range(1000)], dtype=np.uint8)
+
+
+def as_ns(values: pd.Series) -> np.ndarray:
+    """Nanoseconds since the epoch of a datetime Series, whatever its unit (pandas 3 defaults to µs)."""
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    return values.astype("datetime64[ns, UTC]").array.asi8
+
+
+def _second_prefixes(seconds: np.ndarray) -> np.ndarray:
+    """`YYYY-MM-DDTHH:MM:SS` as an (n, 19) byte matrix."""
+    days = np.floor_divide(seconds, 86_400)
+    year, month, day = civil_from_days(days)
+    hour, rest = np.divmod(seconds - days * 86_400, 3600)
+    minute, second = np.divmod(rest, 60)
+    out = np.empty((len(seconds), 19), dtype=np.uint8)
+    out[:, 0:3] = THREE_DIGITS[year // 10]
+    out[:, 3] = year % 10 + 48
+    for column, value in ((5, month), (8, day), (11, hour), (14, minute), (17, second)):
+        out[:, column:column + 2] = THREE_DIGITS[value][:, 1:]
+    for column, char in ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":")):
+        out[:, column] = ord(char)
+    return out
+
+
+def format_utc(values: pd.Series, digits: int) -> pa.Array:
+    """UTC datetimes → ISO-8601 text with `digits` (0/3/6/9) fractional digits and `Z`.
+
+    Vectorized byte-matrix formatting: the date-time prefix is computed once per run of equal
+    seconds (sorted logs repeat them a lot), the fraction from a 3-digit lookup table.
+    """
+    valid = values.notna().to_numpy()
+    ns = np.where(valid, as_ns(values), 0)
+    n = len(ns)
+    seconds = np.floor_divide(ns, 1_000_000_000)
+    nanos = ns - seconds * 1_000_000_000
+    new_second = np.ones(n, dtype=bool)
+    new_second[1:] = seconds[1:] != seconds[:-1]
+    run = np.cumsum(new_second) - 1
+    width = 20 + (digits + 1 if digits else 0)
+    out = np.empty((n, width), dtype=np.uint8)
+    out[:, :19] = _second_prefixes(seconds[new_second])[run]
+    if digits:
+        out[:, 19] = ord(".")
+        for group in range(digits // 3):
+            out[:, 20 + 3 * group: 23 + 3 * group] = THREE_DIGITS[nanos // 10 ** (6 - 3 * group) % 1000]
+    out[:, -1] = ord("Z")
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
+    text = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out))
+    return text if valid.all() else pc.if_else(pa.array(valid), text, pa.scalar(None, pa.large_string()))
+
+
+def to_arrow(frame: pd.DataFrame, digits: int) -> pa.Table:
+    """The frame as text-friendly Arrow columns: times formatted, booleans true/false."""
+    columns = {}
+    for name in frame.columns:
+        column = frame[name]
+        if isinstance(column.dtype, pd.DatetimeTZDtype) or name in TIME_COLUMNS and column.dtype.kind == "M":
+            columns[name] = format_utc(column, digits)
+        elif column.dtype == bool or str(column.dtype) == "boolean":
+            columns[name] = pa.array(column.map({True: "true", False: "false"}).astype("str"), from_pandas=True) \
+                if str(column.dtype) == "boolean" else pc.if_else(pa.array(column.to_numpy()), "true", "false")
+        elif isinstance(column.dtype, pd.CategoricalDtype):
+            columns[name] = pa.array(column.astype("str"), from_pandas=True)
+        elif column.dtype == object:
+            columns[name] = pa.array(column.map(lambda v: v if v is None or isinstance(v, str) else
+                                                json.dumps(v, default=str) if isinstance(v, (dict, list)) else str(v)),
+                                     type=pa.large_string(), from_pandas=True)
+        else:
+            columns[name] = pa.array(column, from_pandas=True)
+    return pa.table(columns)
+
+
+def atomic_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial-{os.getpid()}")
+
+
+def write_csv(frame: pd.DataFrame, path: Path, digits: int = 3) -> Path:
+    """Write a deterministic CSV atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = atomic_path(path)
+    table = to_arrow(frame, digits)
+    pacsv.write_csv(table, partial, write_options=pacsv.WriteOptions(quoting_style="needed"))
+    os.replace(partial, path)
+    return path
+
+
+def write_json(data, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = atomic_path(path)
+    partial.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+    return path
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """An artifact CSV back as a frame (times as UTC datetimes)."""
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype_backend="pyarrow", engine="pyarrow") \
+        if Path(path).stat().st_size else pd.DataFrame()
+    for name in TIME_COLUMNS:
+        if name in frame.columns:
+            frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601")
+    return frame

@@ -1,0 +1,80 @@
+"""Reliability metrics per service and overall, with a data-consistency score and a verdict.
+
+Input: ordered events, sessions, checks, plus duplicate/quarantine/gap tables for attribution.
+Output: schema.METRIC_COLUMNS (+ `verdict_reason`), one row per service and one `ALL` row.
+consistency_score = share of a service's records that are clean: not quarantined, not a removed
+copy, and not a START/STOP left unpaired or clock-skewed. Verdict: healthy / degraded /
+unreliable from that score, the error rate and failed checks; `verdict_reason` says why.
+Reads config: MetricsConfig.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .config import MetricsConfig
+from .schema import METRIC_COLUMNS, StageResult
+
+ALL = "ALL"
+STATUSES = ("complete", "missing_stop", "missing_start", "timed_out", "clock_skew")
+
+
+def _latency_stats(events: pd.DataFrame) -> pd.DataFrame:
+    latency = events[["service", "latency_ms"]].dropna()
+    latency = latency.assign(service=latency["service"].astype(str))
+    both = pd.concat([latency, latency.assign(service=ALL)], ignore_index=True)
+    grouped = both.groupby("service")["latency_ms"]
+    quantiles = grouped.quantile([0.5, 0.95, 0.99]).unstack()
+    return pd.DataFrame({
+        "latency_mean_ms": grouped.mean(), "latency_p50_ms": quantiles.get(0.5),
+        "latency_p95_ms": quantiles.get(0.95), "latency_p99_ms": quantiles.get(0.99),
+        "latency_max_ms": grouped.max(),
+    })
+
+
+def metrics(events: pd.DataFrame, sessions: pd.DataFrame, checks: pd.DataFrame, *,
+            duplicates_by_service: pd.Series, quarantined_by_service: pd.Series, gaps: pd.DataFrame,
+            cfg: MetricsConfig) -> StageResult:
+    """Per-service and overall reliability metrics; the verdict policy is configurable."""
+    service = events["service"].astype(str)
+    types = pd.crosstab(service, events["event_type"].astype(str)).reindex(columns=["START", "STOP", "ERROR"],
+                                                                           fill_value=0)
+    table = pd.DataFrame({"events": service.value_counts(), "start": types["START"], "stop": types["STOP"],
+                          "error": types["ERROR"]})
+    table["late_events"] = events["late"].groupby(service).sum()
+    status_counts = pd.crosstab(sessions["service"], sessions["status"]).reindex(columns=list(STATUSES), fill_value=0)
+    for status in STATUSES:
+        table[f"sessions_{status}"] = status_counts[status]
+    table["duplicates"] = duplicates_by_service.value_counts()
+    table["quarantined"] = quarantined_by_service.value_counts()
+    table["gaps"] = gaps["service"].value_counts()
+    table = table.reindex(table.index.union(quarantined_by_service.dropna().unique()).union(
+        duplicates_by_service.dropna().unique())).fillna(0).astype("int64")
+    table = table.sort_index()
+    table.loc[ALL] = table.sum()
+    table.loc[ALL, "quarantined"] = len(quarantined_by_service)
+
+    records = table["events"] + table["duplicates"] + table["quarantined"]
+    unclean = (table["quarantined"] + table["duplicates"] + table["sessions_missing_stop"]
+               + table["sessions_missing_start"] + table["sessions_timed_out"] + 2 * table["sessions_clock_skew"])
+    table["error_rate"] = (table["error"] / table["events"].where(table["events"] > 0)).fillna(0.0)
+    table["consistency_score"] = (1 - unclean / records.where(records > 0)).clip(0, 1).fillna(1.0)
+    table = table.join(_latency_stats(events))
+    failed = checks[checks["status"] == "fail"].groupby("service")["check"].agg(", ".join)
+    table["verdict"], table["verdict_reason"] = _verdicts(table, failed.reindex(table.index), cfg)
+    table = table.reset_index(names="service")
+    stats = {"verdicts": dict(zip(table["service"], table["verdict"]))}
+    return StageResult(frame=table.loc[:, [*METRIC_COLUMNS, "verdict_reason"]], stats=stats)
+
+
+def _verdicts(table: pd.DataFrame, failed_checks: pd.Series, cfg: MetricsConfig):
+    score, errors = table["consistency_score"], table["error_rate"]
+    unreliable = (score < cfg.degraded_consistency) | (errors > cfg.unreliable_error_rate)
+    degraded = ~unreliable & ((score < cfg.healthy_consistency) | (errors > cfg.healthy_error_rate)
+                              | failed_checks.notna())
+    verdict = np.select([unreliable, degraded], ["unreliable", "degraded"], "healthy")
+    reason = ("consistency " + (score * 100).round(1).astype(str) + "%, error rate "
+              + (errors * 100).round(1).astype(str) + "%")
+    reason = reason + failed_checks.map(lambda c: f"; failed checks: {c}", na_action="ignore").fillna("")
+    return verdict, reason.to_numpy()
