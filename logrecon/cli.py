@@ -1,0 +1,198 @@
+"""Command line: a thin adapter that merges options and calls the Python API.
+
+Exit codes: 0 done; 1 a --fail-on threshold was breached (the run is still complete);
+2 unusable input or configuration (one line says what and where); 3 an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import operator
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from . import pipeline
+from .errors import ConfigError, LogreconError, OutputError
+
+log = logging.getLogger("logrecon")
+COMPARISONS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
+FAIL_ON = re.compile(r"^\s*(?:(?P<service>[^:]+):)?(?P<metric>[a-z_0-9]+)\s*(?P<op>>=|<=|==|>|<)\s*(?P<value>[-+0-9.eE]+)\s*$")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="logrecon", description="Reconstruct trustworthy timelines from imperfect logs.")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="synthetic logs with ground truth")
+    generate.add_argument("--out", required=True, type=Path)
+    from .generate import add_cli_arguments
+    add_cli_arguments(generate)
+
+    run = commands.add_parser("run", help="run the pipeline on log files")
+    run.add_argument("inputs", nargs="+", help="files, globs or directories (rotated logs in order)")
+    run.add_argument("--profile", help="built-in profile name or a profile YAML")
+    run.add_argument("--config", type=Path, help="config YAML ({section: {key: value}})")
+    run.add_argument("--out", type=Path, help="run directory (default reports/<input name>)")
+    run.add_argument("--no-report", action="store_true", help="skip notebooks, plots and report.html")
+    run.add_argument("--gap-threshold", help="seconds, or 'auto' (per service)")
+    run.add_argument("--strategy", choices=("auto", "fifo", "lifo", "latency"), help="pairing without session ids")
+    run.add_argument("--engine", choices=("pandas", "dask"), default="pandas")
+    run.add_argument("--scheduler", help="dask scheduler address (default: a local cluster)")
+    run.add_argument("--truth", type=Path, help="ground truth dir: evaluate the run and add it to the report")
+    run.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
+                     help="e.g. 'error_rate>0.05' or 'api:consistency_score<0.9' (exit 1 when breached)")
+
+    evaluate = commands.add_parser("evaluate", help="score a run against ground truth")
+    evaluate.add_argument("run_dir", type=Path)
+    evaluate.add_argument("--truth", required=True, type=Path)
+    return parser
+
+
+def _parse_fail_on(expressions: list[str]) -> list[tuple]:
+    parsed = []
+    for expression in expressions:
+        match = FAIL_ON.match(expression)
+        if not match:
+            raise ConfigError("--fail-on", expression, "expected [service:]metric<op>number, e.g. error_rate>0.05")
+        parsed.append((expression, match["service"], match["metric"], COMPARISONS[match["op"]], float(match["value"])))
+    return parsed
+
+
+def breached(metrics, rules) -> list[str]:
+    """The --fail-on expressions the metrics breach, with the rows that breach them."""
+    from .schema import METRIC_COLUMNS
+    found = []
+    for expression, service, metric, compare, value in rules:
+        if metric not in metrics.columns or metric in ("service", "verdict"):
+            raise ConfigError("--fail-on", metric, f"unknown metric; known: {', '.join(METRIC_COLUMNS[1:-1])}")
+        rows = metrics if service is None else metrics[metrics["service"] == service]
+        hits = rows[compare(rows[metric].astype(float), value)]
+        if len(hits):
+            found.append(f"{expression}: " + ", ".join(f"{s}={v:g}" for s, v in zip(hits["service"], hits[metric])))
+    return found
+
+
+def _default_out(inputs: list[str]) -> Path:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(inputs[0]).name.split(".")[0]) or "run"
+    return Path("reports") / name.lstrip(".")
+
+
+def _staging_dir(out: Path) -> Path:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(out.parent, f"cannot create the output directory: {exc.strerror}") from None
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    try:
+        staging.mkdir()
+    except OSError as exc:
+        raise OutputError(out.parent, f"cannot write here: {exc.strerror}") from None
+    return staging
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Swap the finished run into place; the previous one is removed only after."""
+    previous = out.parent / f".{out.name}.previous-{os.getpid()}"
+    if out.exists():
+        out.rename(previous)
+    staging.rename(out)
+    if previous.exists():
+        shutil.rmtree(previous, ignore_errors=True)
+
+
+def command_run(args) -> int:
+    rules = _parse_fail_on(args.fail_on)
+    out = args.out or _default_out(args.inputs)
+    params = {"gap_threshold": args.gap_threshold, "strategy": args.strategy}
+    # Resolve inputs and config before touching the output: bad input leaves nothing behind.
+    pipeline.build_config(args.config, args.profile, **{k: v for k, v in params.items() if v is not None})
+    from .readers import expand_inputs
+    expand_inputs(args.inputs)
+    staging = _staging_dir(out)
+    try:
+        if args.engine == "dask":
+            from .engines.dask import run_dask
+            run_dask(args.inputs, staging, profile=args.profile, config=args.config, scheduler=args.scheduler, **params)
+        elif args.no_report:
+            context = pipeline.RunContext.create(staging, args.inputs, profile=args.profile, config=args.config,
+                                                 params=params, persist=False, plots=False)
+            pipeline.run_all(context)
+        else:
+            from . import report
+            report.execute_notebooks(staging, {
+                "inputs": [str(p) for p in args.inputs], "profile": args.profile,
+                "config": str(args.config) if args.config else None, "run_dir": str(staging),
+                "gap_threshold": args.gap_threshold, "strategy": args.strategy,
+                "truth": str(args.truth) if args.truth else None})
+            report.render_report(staging / "notebooks" / "05_reliability_report.ipynb", staging / "report.html")
+        if args.truth is not None and args.no_report:
+            from .evaluate import write_evaluation
+            write_evaluation(staging, args.truth)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _publish(staging, out)
+    from . import artifacts
+    metrics = artifacts.read_csv(out / "reliability_metrics.csv")
+    print(f"logrecon: run complete: {out}/")
+    overall = metrics[metrics["service"] == "ALL"]
+    if len(overall):
+        row = overall.iloc[0]
+        print(f"  {int(row['events'])} events, {int(row['duplicates'])} duplicates removed, "
+              f"{int(row['quarantined'])} quarantined; sessions: {int(row['sessions_complete'])} complete, "
+              f"{int(row['sessions_missing_stop'])} missing_stop, {int(row['sessions_missing_start'])} missing_start")
+    if (out / "report.html").exists():
+        print(f"  report: {out / 'report.html'}")
+    problems = breached(metrics, rules)
+    for problem in problems:
+        print(f"logrecon: --fail-on breached: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def command_generate(args) -> int:
+    from .generate import from_cli_args, generate, write_generated
+    rows, seed, services, session_ids, rates = from_cli_args(args)
+    written = write_generated(args.out, generate(rows, seed, services=services, session_ids=session_ids, rates=rates))
+    print(f"logrecon: generated {rows} rows: {written.get('logs', args.out)} (truth in {args.out / 'truth'})")
+    return 0
+
+
+def command_evaluate(args) -> int:
+    from .evaluate import summary, write_evaluation
+    path = write_evaluation(args.run_dir, args.truth)
+    from . import artifacts
+    print(summary(artifacts.read_csv(path)))
+    print(f"logrecon: evaluation written: {path}")
+    return 0
+
+
+COMMANDS = {"run": command_run, "generate": command_generate, "evaluate": command_evaluate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="logrecon: %(message)s", stream=sys.stderr)
+    try:
+        return COMMANDS[args.command](args)
+    except LogreconError as exc:
+        print(f"logrecon: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("logrecon: interrupted; no run was published", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line, not a traceback; LOGRECON_DEBUG=1 shows it
+        if os.environ.get("LOGRECON_DEBUG"):
+            raise
+        print(f"logrecon: internal error: {type(exc).__name__}: {exc} (set LOGRECON_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
