@@ -136,11 +136,14 @@ def write_json(data, path: Path) -> Path:
     return path
 
 
+RAW_ARTIFACTS = ("quarantine.csv",)  # holds raw input values: nothing is parsed
+
+
 def read_csv(path: Path) -> pd.DataFrame:
-    """An artifact CSV back as a frame (times as UTC datetimes)."""
+    """An artifact CSV back as a frame (times as UTC datetimes, except in raw-value artifacts)."""
     frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype_backend="pyarrow", engine="pyarrow") \
         if Path(path).stat().st_size else pd.DataFrame()
     for name in TIME_COLUMNS:
-        if name in frame.columns:
+        if name in frame.columns and Path(path).name not in RAW_ARTIFACTS:
             frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601")
     return frame

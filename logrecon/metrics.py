@@ -1,7 +1,7 @@
 """Reliability metrics per service and overall, with a data-consistency score and a verdict.
 
 Input: ordered events, sessions, checks, plus duplicate/quarantine/gap tables for attribution.
-Output: schema.METRIC_COLUMNS (+ `verdict_reason`), one row per service and one `ALL` row.
+Output: schema.METRIC_COLUMNS (+ `verdict_reason`, `latency_min_ms`), one row per service and one `ALL` row.
 consistency_score = share of a service's records that are clean: not quarantined, not a removed
 copy, and not a START/STOP left unpaired or clock-skewed. Verdict: healthy / degraded /
 unreliable from that score, the error rate and failed checks; `verdict_reason` says why.
@@ -29,7 +29,7 @@ def _latency_stats(events: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "latency_mean_ms": grouped.mean(), "latency_p50_ms": quantiles.get(0.5),
         "latency_p95_ms": quantiles.get(0.95), "latency_p99_ms": quantiles.get(0.99),
-        "latency_max_ms": grouped.max(),
+        "latency_max_ms": grouped.max(), "latency_min_ms": grouped.min(),
     })
 
 
@@ -65,7 +65,7 @@ def metrics(events: pd.DataFrame, sessions: pd.DataFrame, checks: pd.DataFrame, 
     table["verdict"], table["verdict_reason"] = _verdicts(table, failed.reindex(table.index), cfg)
     table = table.reset_index(names="service")
     stats = {"verdicts": dict(zip(table["service"], table["verdict"]))}
-    return StageResult(frame=table.loc[:, [*METRIC_COLUMNS, "verdict_reason"]], stats=stats)
+    return StageResult(frame=table.loc[:, [*METRIC_COLUMNS, "verdict_reason", "latency_min_ms"]], stats=stats)
 
 
 def _verdicts(table: pd.DataFrame, failed_checks: pd.Series, cfg: MetricsConfig):
@@ -76,5 +76,6 @@ def _verdicts(table: pd.DataFrame, failed_checks: pd.Series, cfg: MetricsConfig)
     verdict = np.select([unreliable, degraded], ["unreliable", "degraded"], "healthy")
     reason = ("consistency " + (score * 100).round(1).astype(str) + "%, error rate "
               + (errors * 100).round(1).astype(str) + "%")
-    reason = reason + failed_checks.map(lambda c: f"; failed checks: {c}", na_action="ignore").fillna("")
+    failed = failed_checks.astype("str")
+    reason = reason.where(failed.isna(), reason + "; failed checks: " + failed)
     return verdict, reason.to_numpy()

@@ -305,10 +305,11 @@ def run_all(run: RunContext) -> dict[str, StageResult]:
     return {name: step(run) for name, step in STEPS}
 
 
-def run(inputs, out, profile=None, config=None, **params) -> dict[str, StageResult]:
+def run(inputs, out, profile=None, config=None, plots=True, **params) -> dict[str, StageResult]:
     """The Python API's one call: run every stage on `inputs`, writing artifacts into `out`
     (in place; the CLI adds the atomic temporary directory and the report)."""
-    context = RunContext.create(out, inputs, profile=profile, config=config, params=params, persist=False)
+    context = RunContext.create(out, inputs, profile=profile, config=config, params=params, persist=False,
+                                plots=plots)
     return run_all(context)
 
 

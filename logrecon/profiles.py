@@ -49,7 +49,7 @@ PROVENANCE_FIELDS = ("source", "record")
 
 TOP_KEYS = (
     "name", "description", "format", "delimiter", "columns", "pattern", "timestamp",
-    "service", "session_id", "latency", "rules", "unmatched",
+    "service", "session_id", "latency", "rules", "unmatched", "config",
 )
 TIMESTAMP_KEYS = ("format", "timezone", "year", "epoch_unit")
 RULE_KEYS = ("name", "when", "event_type", "session_id", "latency")
@@ -363,6 +363,7 @@ class Profile:
     latency: Latency | None = None
     rules: tuple[Rule, ...] = ()
     unmatched: str = "skip"
+    config: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------ construction
 
@@ -458,11 +459,17 @@ class Profile:
         if unmatched not in UNMATCHED:
             raise ConfigError(where, "unmatched", f"expected one of {_known(UNMATCHED)}, got {unmatched!r}")
 
+        config = spec.get("config") or {}
+        if not isinstance(config, dict):
+            raise ConfigError(where, "config", "expected a mapping of config sections, e.g. {sessions: {…}}")
+        _check_config(where, config)
+
         profile = cls(
             name=name.strip(), where=where, format=fmt, description=description.strip(),
             delimiter=delimiter, columns=dict(columns), pattern=pattern,
             timestamp_format=ts_format, timezone=timezone, timestamp_year=year, epoch_unit=epoch_unit,
             service=service, session_id=session_id, latency=latency, rules=rules, unmatched=unmatched,
+            config={section: dict(values) for section, values in config.items()},
         )
         if pattern is not None:
             profile._check_fields(set(_named_groups(pattern)) | set(PROVENANCE_FIELDS), "a named group of the pattern")
@@ -477,6 +484,14 @@ class Profile:
             "timestamp_year": self.timestamp_year, "epoch_unit": self.epoch_unit,
         }
         return {k: v for k, v in values.items() if v is not None}
+
+    def config_overrides(self) -> dict:
+        """Every config default this profile sets, as `{section: {key: value}}` for `Config.from_mapping`:
+        its `timestamp` section (as ingest keys) and its `config` mapping."""
+        overrides = {section: dict(values) for section, values in self.config.items()}
+        if self.ingest_overrides():
+            overrides["ingest"] = {**overrides.get("ingest", {}), **self.ingest_overrides()}
+        return overrides
 
     def _references(self):
         """(key, field, extra names allowed) for every field the profile reads."""
@@ -603,6 +618,20 @@ class Profile:
             result["rule"] = rule_names
         result = result.loc[keep.to_numpy()].reset_index(drop=True)
         return Mapped(result, sum(skipped_by_reason.values()), skipped_by_reason)
+
+
+def _check_config(where: str, config: dict) -> None:
+    """The profile's `config` mapping must be a valid config (errors keyed `config.<section>.<key>`)."""
+    from .config import Config
+
+    timestamp_keys = {"timestamp_format", "timezone", "timestamp_year", "epoch_unit"}
+    clash = timestamp_keys & set((config.get("ingest") or {}) if isinstance(config.get("ingest"), dict) else ())
+    if clash:
+        raise ConfigError(where, f"config.ingest.{sorted(clash)[0]}", "set it in the profile's timestamp section")
+    try:
+        Config.from_mapping(config, where=where)
+    except ConfigError as exc:
+        raise ConfigError(where, f"config.{exc.key}" if exc.key else "config", exc.problem) from None
 
 
 def _nulls(frame: pd.DataFrame) -> pd.Series:

@@ -326,7 +326,15 @@ def parse_timestamps(values: pd.Series, *, timestamp_format: str | None = None, 
     reason[not_local & pd.isna(reason)] = Reason.AMBIGUOUS_TIMESTAMP
     out_of_range = pd.isna(reason) & ((ns < window[0]) | (ns >= window[1]))
     reason[out_of_range] = Reason.TIMESTAMP_OUT_OF_RANGE
-    return ParsedTimestamps(ns=ns, reason=reason, digits=digits)
+    return ParsedTimestamps(ns=ns, reason=reason, digits=max(digits, needed_digits(ns[pd.isna(reason)])))
+
+
+def needed_digits(ns: np.ndarray) -> int:
+    """Fraction digits (0, 3, 6, 9) that represent every instant exactly (an epoch in ms needs 3)."""
+    for digits, unit in ((0, NS_PER_S), (3, 1_000_000), (6, 1_000)):
+        if not (ns % unit).any():
+            return digits
+    return 9
 
 
 def _parse_with_format(text: pa.ChunkedArray, timestamp_format: str, year: int | None):
