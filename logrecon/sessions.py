@@ -149,8 +149,10 @@ def pair_latency(ns: np.ndarray, is_start: np.ndarray, latency_ms: np.ndarray,
     matched = partner >= 0
     pairs_start, pairs_stop = starts[partner[matched]], stops[matched]
     confidence = 1.0 / np.maximum(crowd[matched], 1)
-    # Everything the latencies could not place (no latency, no START in reach): FIFO.
-    rest = np.ones(len(ns), dtype=bool)
+    # A STOP whose latency lands on no START is evidence that its START is missing: it stays
+    # alone. STOPs without a latency pair FIFO with the STARTs the latencies left over.
+    unplaced = stops[~matched]
+    rest = is_start | np.isnan(latency_ms)
     rest[pairs_start] = False
     rest[pairs_stop] = False
     rest_idx = np.flatnonzero(rest)
@@ -159,7 +161,8 @@ def pair_latency(ns: np.ndarray, is_start: np.ndarray, latency_ms: np.ndarray,
         start=np.concatenate([pairs_start, rest_idx[fallback.start]]),
         stop=np.concatenate([pairs_stop, rest_idx[fallback.stop]]),
         confidence=np.concatenate([confidence, fallback.confidence]),
-        lone_starts=rest_idx[fallback.lone_starts], lone_stops=rest_idx[fallback.lone_stops],
+        lone_starts=rest_idx[fallback.lone_starts],
+        lone_stops=np.sort(np.concatenate([rest_idx[fallback.lone_stops], unplaced])),
     )
 
 
