@@ -25,6 +25,7 @@ import re
 import string
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from .errors import ConfigError
@@ -77,11 +80,118 @@ def _compile(where: str, key: str, pattern: Any) -> re.Pattern:
         raise ConfigError(where, key, f"invalid regex: {exc.msg}{position}") from None
 
 
+# Regexes are validated with Python's `re`, and run by RE2 through pyarrow when RE2 accepts them
+# (a vectorized C++ pass, ~10x faster than `re` per line); patterns RE2 lacks (lookarounds,
+# backreferences) fall back to `re` through pandas. Unnamed groups are renamed `_g<n>` for RE2.
+STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def _name_unnamed_groups(pattern: str) -> str | None:
+    """`pattern` with each unnamed capturing group `(` written `(?P<_g<n>>`; None if unsure."""
+    out, i, n, group, in_class = [], 0, len(pattern), 0, False
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            if ch == "]":
+                in_class = False
+        elif ch == "[":
+            in_class = True
+            out.append(ch)
+            i += 1
+            if pattern.startswith("^", i):
+                out.append("^")
+                i += 1
+            if pattern.startswith("]", i):  # a leading ] is literal
+                out.append("]")
+                i += 1
+            continue
+        elif ch == "(":
+            if pattern.startswith("(?P<", i):
+                group += 1
+            elif not pattern.startswith("(?", i):
+                group += 1
+                out.append(f"(?P<_g{group}>")
+                i += 1
+                continue
+        out.append(ch)
+        i += 1
+    rewritten = "".join(out)
+    try:
+        original, renamed = re.compile(pattern), re.compile(rewritten)
+    except re.error:
+        return None
+    if renamed.groups != original.groups or any(renamed.groupindex.get(k) != v for k, v in original.groupindex.items()):
+        return None
+    return rewritten
+
+
+@lru_cache(maxsize=512)
+def _re2_pattern(pattern: str) -> str | None:
+    """The pattern as RE2 (pyarrow) will run it, or None when RE2 cannot."""
+    rewritten = _name_unnamed_groups(pattern)
+    if rewritten is None:
+        return None
+    probe = pa.array(["x"], type=pa.large_string())
+    try:
+        pc.match_substring_regex(probe, rewritten)
+        if re.compile(rewritten).groups:
+            pc.extract_regex(probe, rewritten)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return rewritten
+
+
+def _arrow_text(values: pd.Series) -> pa.ChunkedArray:
+    text = values if values.dtype == STR_DTYPE else values.astype(STR_DTYPE)
+    array = text.array
+    chunked = getattr(array, "_pa_array", None)
+    if chunked is None:
+        chunked = pa.chunked_array([pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.large_string())])
+    return chunked
+
+
+def _to_str(array) -> pd.Series:
+    return array.to_pandas(types_mapper=lambda t: STR_DTYPE if pa.types.is_string(t) or pa.types.is_large_string(t)
+                           else None)
+
+
 def search(values: pd.Series, rx: re.Pattern) -> np.ndarray:
     """Boolean mask: `rx` found in each value (re.search semantics; null is no match)."""
+    pattern = _re2_pattern(rx.pattern)
+    if pattern is not None:
+        found = pc.match_substring_regex(_arrow_text(values), pattern)
+        return pc.fill_null(found, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
     with warnings.catch_warnings():  # pandas warns when a contains-pattern has groups: we extract them apart
         warnings.filterwarnings("ignore", "This pattern is interpreted as a regular expression", UserWarning)
-        return values.astype("str").str.contains(rx, na=False).to_numpy(dtype=bool)
+        return values.astype(STR_DTYPE).str.contains(rx, na=False).to_numpy(dtype=bool)
+
+
+def extract(values: pd.Series, rx: re.Pattern) -> tuple[np.ndarray, pd.DataFrame]:
+    """(match mask, groups): one column per capturing group in order (named, else `_g<n>`), str, null where
+    the row does not match."""
+    by_index = {index: name for name, index in rx.groupindex.items()}
+    columns = [by_index.get(i, f"_g{i}") for i in range(1, rx.groups + 1)]
+    pattern = _re2_pattern(rx.pattern)
+    if pattern is not None:
+        struct = pc.extract_regex(_arrow_text(values), pattern)
+        matched = pc.is_valid(struct).to_numpy(zero_copy_only=False).astype(bool, copy=False)
+        renamed = re.compile(pattern)
+        order = {index: name for name, index in renamed.groupindex.items()}
+        groups = pd.DataFrame({column: _to_str(pc.struct_field(struct, order[i]))
+                               for i, column in enumerate(columns, start=1)})
+        groups.index = values.index
+        return matched, groups
+    matched = search(values, rx)
+    groups = pd.DataFrame({column: pd.Series(np.nan, index=values.index, dtype=STR_DTYPE) for column in columns})
+    if matched.any():
+        found = values[matched].astype(STR_DTYPE).str.extract(rx, expand=True)
+        for i, column in enumerate(columns, start=1):
+            groups.loc[matched, column] = found.iloc[:, i - 1].astype(STR_DTYPE)
+    return matched, groups
 
 
 def _named_groups(rx: re.Pattern) -> tuple[str, ...]:
@@ -152,8 +262,7 @@ class Value:
             values = column(self.field)
             if self.regex is None:
                 return values
-            text = values.astype("str")
-            extracted = text.str.extract(self.regex, expand=True)
+            _, extracted = extract(values, self.regex)
             named = _named_groups(self.regex)
             return extracted[named[0]] if named else extracted.iloc[:, 0]
         if all(name is None for _, name in self.parts):
@@ -269,27 +378,24 @@ class Rule:
                 names.extend(_named_groups(condition.regex))
         return tuple(names)
 
-    def match(self, frame: pd.DataFrame, candidates: pd.Series) -> tuple[pd.Series, pd.DataFrame]:
-        """Rows among `candidates` this rule takes, and its regexes' named groups on those rows."""
-        taken = candidates.copy()
-        groups = pd.DataFrame(index=frame.index[taken.to_numpy()])
+    def match(self, frame: pd.DataFrame, candidates: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+        """Positions among `candidates` (a mask) this rule takes, and its regexes' named groups there."""
+        rows = np.flatnonzero(candidates)
+        found: dict[str, pd.Series] = {}
         for condition in self.conditions:
-            rows = taken[taken].index
             if not len(rows):
                 break
-            if condition.field in groups.columns:
-                values = groups.loc[rows, condition.field]
-            else:
-                values = frame.loc[rows, condition.field]
-            hit = condition.mask(values)
-            taken.loc[rows] = hit.to_numpy()
+            source = found[condition.field] if condition.field in found else frame[condition.field]
+            values = source.loc[rows] if condition.field in found else source.iloc[rows]
             if condition.regex is not None and condition.regex.groupindex:
-                hit_rows = hit[hit].index
-                extracted = values.loc[hit_rows].astype("str").str.extract(condition.regex, expand=True)
+                hit, groups = extract(values, condition.regex)
                 for name in _named_groups(condition.regex):
-                    groups.loc[hit_rows, name] = extracted[name]
-        groups = groups.loc[taken[taken].index]
-        return taken, groups
+                    found[name] = groups[name][hit]
+            else:
+                hit = condition.mask(values).to_numpy(dtype=bool)
+            rows = rows[hit]
+        groups = pd.DataFrame({name: values.loc[rows] for name, values in found.items()}, index=rows)
+        return rows, groups
 
 
 def _parse_rule(where: str, index: int, spec: Any, names: set[str]) -> Rule:
@@ -576,22 +682,22 @@ class Profile:
             rule_names = pd.Series(pd.NA, index=frame.index, dtype="str")
             session_id = out.get("session_id", _nulls(frame)).astype(object).copy()
             latency = out.get("latency_ms", _nulls(frame)).astype(object).copy()
-            remaining = usable.copy()
+            remaining = usable.to_numpy(dtype=bool).copy()
             for rule in self.rules:
                 if not remaining.any():
                     break
-                taken, groups = rule.match(frame, remaining)
-                rows = taken[taken].index
+                rows, groups = rule.match(frame, remaining)
                 if not len(rows):
                     continue
-                event_type.loc[rows] = rule.event_type
-                rule_names.loc[rows] = rule.name
-                sub = frame.loc[rows]
+                event_type.iloc[rows] = rule.event_type
+                rule_names.iloc[rows] = rule.name
+                sub = frame.iloc[rows]
+                sub.index = rows
                 if rule.session_id is not None:
-                    session_id.loc[rows] = rule.session_id.evaluate(sub, groups).astype(object).to_numpy()
+                    session_id.iloc[rows] = rule.session_id.evaluate(sub, groups).astype(object).to_numpy()
                 if rule.latency is not None:
-                    latency.loc[rows] = rule.latency.evaluate(sub, groups).astype(object).to_numpy()
-                remaining &= ~taken
+                    latency.iloc[rows] = rule.latency.evaluate(sub, groups).astype(object).to_numpy()
+                remaining[rows] = False
             out["event_type"] = event_type
             if "session_id" in out or any(r.session_id is not None for r in self.rules):
                 out["session_id"] = session_id
@@ -599,7 +705,7 @@ class Profile:
                 out["latency_ms"] = latency
             unmatched = int(remaining.sum())
             if unmatched and self.unmatched == "skip":
-                keep = ~remaining
+                keep = pd.Series(~remaining, index=frame.index)
                 skipped_by_reason[RULE_UNMATCHED] = unmatched
             elif unmatched:
                 malformed = malformed.mask(remaining, f"no rule of profile {self.name!r} matches this record")

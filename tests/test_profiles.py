@@ -615,3 +615,37 @@ def test_csv_example_in_the_docs(tmp_path):
     assert "no rule of profile 'batch-jobs'" in out["malformed"].iloc[3]
     assert out["session_id"].tolist() == ["j1", "j1", "j2", "j3"]
     assert out["latency_ms"].iloc[1] == 4000.0
+
+
+# --------------------------------------------------------------------------- regex engines
+
+
+@pytest.mark.parametrize("pattern,expected", [
+    ("^(req-[0-9a-f-]+)", "^(?P<_g1>req-[0-9a-f-]+)"),
+    ("(?P<a>x)(y)[(]\\((z)", "(?P<a>x)(?P<_g2>y)[(]\\((?P<_g3>z)"),
+    ("[]()](w)", "[]()](?P<_g1>w)"),
+    ("(?i)(?:a|b)(c)", "(?i)(?:a|b)(?P<_g1>c)"),
+])
+def test_unnamed_groups_are_named_for_re2(pattern, expected):
+    from logrecon.profiles import _name_unnamed_groups
+    assert _name_unnamed_groups(pattern) == expected
+
+
+@pytest.mark.parametrize("pattern", [
+    "took (?P<t>\\d+)ms",                 # RE2 (pyarrow)
+    "(?<=took )(?P<t>\\d+)(?=ms)",        # lookarounds: Python re fallback
+])
+def test_both_regex_engines_give_the_same_events(pattern):
+    profile = profile_of(rules=[{"when": {"message": pattern}, "event_type": "STOP",
+                                 "latency": {"field": "t", "unit": "ms"}}])
+    out, skipped = profile.apply(records_of(["2024-01-02 09:00:00 INFO took 12ms", "2024-01-02 09:00:00 INFO nope",
+                                             "2024-01-02 09:00:00 INFO took 7ms"], profile))
+    assert skipped == 1 and out["record"].tolist() == [1, 3] and out["latency_ms"].tolist() == ["12", "7"]
+
+
+def test_python_only_pattern_reads_a_file(tmp_path):
+    profile = profile_of(pattern="^(?P<timestamp>\\S+ \\S+) (?P<level>[A-Z]+) (?P<message>(?!DEBUG).*)$",
+                         rules=[GOOD_RULE])
+    path = write(tmp_path / "x.log", "2024-01-02 09:00:00 INFO start a\n2024-01-02 09:00:00 INFO DEBUG start b\n")
+    result = read_input(path, profile)
+    assert result.records["session_id"].tolist() == ["a"] and result.skipped == 1

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..profiles import PATTERN_UNMATCHED, search
+from ..profiles import PATTERN_UNMATCHED, extract
 from . import ReadResult, empty_records, register
 from .text import is_blank, read_bytes
 
@@ -52,18 +52,15 @@ def read_regex(path: Path, profile=None) -> ReadResult:
         return ReadResult(empty_records(path), file_issues=("empty_input",))
     lines, problem = _lines(read_bytes(path))
     pattern = profile.pattern
-    matched = search(lines, pattern) & problem.isna().to_numpy()
-    groups = [name for name in sorted(pattern.groupindex, key=pattern.groupindex.get)]
+    found, groups = extract(lines, pattern)
+    matched = found & problem.isna().to_numpy()
 
     frame = pd.DataFrame({
         "source": pd.Series(str(path), index=lines.index, dtype="str"),
         "record": np.arange(1, len(lines) + 1, dtype="int64"),
     })
-    extracted = lines[matched].str.extract(pattern, expand=True)
-    for name in groups:
-        column = pd.Series(pd.NA, index=lines.index, dtype="str")
-        column[matched] = extracted[name]
-        frame[name] = column
+    for name in sorted(pattern.groupindex, key=pattern.groupindex.get):
+        frame[name] = groups[name].where(matched)
 
     unmatched = ~matched & problem.isna().to_numpy()
     skipped_by_reason: dict[str, int] = {}
