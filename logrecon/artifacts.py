@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from .schema import nanoseconds
+
 NS_PER_DAY = 86_400 * 1_000_000_000
 TIME_COLUMNS = ("timestamp", "start_time", "stop_time", "gap_start", "gap_end")
 
@@ -43,13 +45,6 @@ def precision_digits(digits: int) -> int:
 THREE_DIGITS = np.array([list(f"{i:03d}".encode()) for i in range(1000)], dtype=np.uint8)
 
 
-def as_ns(values: pd.Series) -> np.ndarray:
-    """Nanoseconds since the epoch of a datetime Series, whatever its unit (pandas 3 defaults to µs)."""
-    if not len(values):
-        return np.zeros(0, dtype=np.int64)
-    return values.astype("datetime64[ns, UTC]").array.asi8
-
-
 def _second_prefixes(seconds: np.ndarray) -> np.ndarray:
     """`YYYY-MM-DDTHH:MM:SS` as an (n, 19) byte matrix."""
     days = np.floor_divide(seconds, 86_400)
@@ -73,7 +68,7 @@ def format_utc(values: pd.Series, digits: int) -> pa.Array:
     seconds (sorted logs repeat them a lot), the fraction from a 3-digit lookup table.
     """
     valid = values.notna().to_numpy()
-    ns = np.where(valid, as_ns(values), 0)
+    ns = np.where(valid, nanoseconds(values), 0)
     n = len(ns)
     seconds = np.floor_divide(ns, 1_000_000_000)
     nanos = ns - seconds * 1_000_000_000
@@ -104,7 +99,9 @@ def to_arrow(frame: pd.DataFrame, digits: int) -> pa.Table:
             columns[name] = pa.array(column.map({True: "true", False: "false"}).astype("str"), from_pandas=True) \
                 if str(column.dtype) == "boolean" else pc.if_else(pa.array(column.to_numpy()), "true", "false")
         elif isinstance(column.dtype, pd.CategoricalDtype):
-            columns[name] = pa.array(column.astype("str"), from_pandas=True)
+            codes = column.cat.codes.to_numpy()
+            names = pa.array(column.cat.categories.astype("str"), type=pa.large_string())
+            columns[name] = pc.take(names, pa.array(codes, mask=codes < 0))
         elif column.dtype == object:
             columns[name] = pa.array(column.map(lambda v: v if v is None or isinstance(v, str) else
                                                 json.dumps(v, default=str) if isinstance(v, (dict, list)) else str(v)),

@@ -22,28 +22,33 @@ STATUSES = ("complete", "missing_stop", "missing_start", "timed_out", "clock_ske
 
 def _latency_stats(events: pd.DataFrame) -> pd.DataFrame:
     latency = events[["service", "latency_ms"]].dropna()
-    latency = latency.assign(service=latency["service"].astype(str))
-    both = pd.concat([latency, latency.assign(service=ALL)], ignore_index=True)
-    grouped = both.groupby("service")["latency_ms"]
+    grouped = latency.groupby("service", observed=True)["latency_ms"]
     quantiles = grouped.quantile([0.5, 0.95, 0.99]).unstack()
-    return pd.DataFrame({
+    stats = pd.DataFrame({
         "latency_mean_ms": grouped.mean(), "latency_p50_ms": quantiles.get(0.5),
         "latency_p95_ms": quantiles.get(0.95), "latency_p99_ms": quantiles.get(0.99),
         "latency_max_ms": grouped.max(), "latency_min_ms": grouped.min(),
     })
+    stats.index = stats.index.astype(str)
+    values = latency["latency_ms"]
+    if len(values):
+        p50, p95, p99 = values.quantile([0.5, 0.95, 0.99])
+        stats.loc[ALL] = [values.mean(), p50, p95, p99, values.max(), values.min()]
+    return stats
 
 
 def metrics(events: pd.DataFrame, sessions: pd.DataFrame, checks: pd.DataFrame, *,
             duplicates_by_service: pd.Series, quarantined_by_service: pd.Series, gaps: pd.DataFrame,
             cfg: MetricsConfig) -> StageResult:
     """Per-service and overall reliability metrics; the verdict policy is configurable."""
-    service = events["service"].astype(str)
-    types = pd.crosstab(service, events["event_type"].astype(str)).reindex(columns=["START", "STOP", "ERROR"],
-                                                                           fill_value=0)
-    table = pd.DataFrame({"events": service.value_counts(), "start": types["START"], "stop": types["STOP"],
-                          "error": types["ERROR"]})
-    table["late_events"] = events["late"].groupby(service).sum()
-    status_counts = pd.crosstab(sessions["service"], sessions["status"]).reindex(columns=list(STATUSES), fill_value=0)
+    by_service = events.groupby("service", observed=True)
+    types = events.groupby(["service", "event_type"], observed=False).size().unstack(fill_value=0) \
+        .reindex(columns=["START", "STOP", "ERROR"], fill_value=0)
+    table = pd.DataFrame({"events": by_service.size(), "start": types["START"], "stop": types["STOP"],
+                          "error": types["ERROR"], "late_events": by_service["late"].sum()})
+    table.index = table.index.astype(str)
+    status_counts = sessions.groupby([sessions["service"].astype(str), "status"]).size().unstack(fill_value=0) \
+        .reindex(columns=list(STATUSES), fill_value=0) if len(sessions) else pd.DataFrame(columns=list(STATUSES))
     for status in STATUSES:
         table[f"sessions_{status}"] = status_counts[status]
     table["duplicates"] = duplicates_by_service.value_counts()

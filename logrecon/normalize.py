@@ -14,24 +14,36 @@ import numpy as np
 import pandas as pd
 
 from .config import NormalizeConfig
-from .schema import DUPLICATE_COLUMNS, Reason, Severity, StageResult, issues_frame
+from .schema import DUPLICATE_COLUMNS, Reason, Severity, StageResult, issues_frame, labels, nanoseconds
 
 NS_PER_MS = 1_000_000
 
 
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64 finalizer: spreads integer codes over 64 bits."""
+    z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _key_codes(column: pd.Series, name: str) -> np.ndarray:
+    """Integers equal exactly when the normalized values are equal (nulls alike)."""
+    if name == "timestamp":
+        return nanoseconds(column)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy().astype(np.int64)
+    if column.dtype.kind == "f":
+        return column.fillna(-1.0).to_numpy().view(np.int64)  # latencies are ≥ 0: -1 stands for none
+    return pd.factorize(column, use_na_sentinel=True)[0].astype(np.int64)
+
+
 def _key_hash(events: pd.DataFrame, columns) -> np.ndarray:
-    """One 64-bit hash per row of the key columns (nulls hash alike)."""
+    """One 64-bit hash per row of the key columns; candidates are confirmed on the values."""
     combined = np.zeros(len(events), dtype=np.uint64)
-    for name in columns:
-        column = events[name]
-        if name == "timestamp":
-            values = pd.Series(column.array.asi8 if hasattr(column.array, "asi8") else column.to_numpy())
-        elif name == "latency_ms":
-            values = column.fillna(-1.0)  # latencies are ≥ 0: -1 stands for "none"
-        else:
-            values = column
-        hashed = pd.util.hash_pandas_object(values, index=False, categorize=True).to_numpy()
-        combined = (combined * np.uint64(0x9E3779B97F4A7C15)) ^ hashed
+    with np.errstate(over="ignore"):
+        for name in columns:
+            combined = _mix(combined ^ _mix(_key_codes(events[name], name)))
     return combined
 
 
@@ -67,7 +79,7 @@ def _find_near_duplicates(events: pd.DataFrame, other_key, tolerance_ms: float) 
     """Copies whose other key fields match and whose times lie within the tolerance of a chain."""
     n = len(events)
     group = pd.factorize(_key_hash(events, other_key))[0] if other_key else np.zeros(n, dtype=np.int64)
-    ns = events["timestamp"].array.asi8
+    ns = nanoseconds(events["timestamp"])
     order = np.lexsort((np.arange(n), ns, group))
     g, t = group[order], ns[order]
     starts_cluster = np.ones(n, dtype=bool)
@@ -97,14 +109,14 @@ def normalize(events: pd.DataFrame, cfg: NormalizeConfig) -> StageResult:
     duplicate_of = find_duplicates(events, cfg.dedup_key, cfg.dedup_tolerance_ms)
     is_copy = duplicate_of >= 0
     duplicates = pd.DataFrame({
-        "source": events["source"].to_numpy()[is_copy].astype(str),
+        "source": labels(events["source"], is_copy),
         "record": events["record"].to_numpy()[is_copy],
-        "duplicate_of_source": events["source"].to_numpy()[duplicate_of[is_copy]].astype(str),
+        "duplicate_of_source": labels(events["source"], duplicate_of[is_copy]),
         "duplicate_of_record": events["record"].to_numpy()[duplicate_of[is_copy]],
     }, columns=list(DUPLICATE_COLUMNS))
 
     kept = events[~is_copy] if is_copy.any() else events
-    ns = kept["timestamp"].array.asi8
+    ns = nanoseconds(kept["timestamp"])
     lateness = _lateness_ns(kept["service"].cat.codes.to_numpy(), ns)
     order = np.argsort(ns, kind="stable")  # kept rows are in arrival order: ties keep it
     ordered = kept.iloc[order].reset_index(drop=True)
@@ -116,11 +128,11 @@ def normalize(events: pd.DataFrame, cfg: NormalizeConfig) -> StageResult:
     late = ordered["late"].to_numpy()
     spike = ordered["latency_spike"].to_numpy()
     issues = pd.concat([
-        issues_frame(ordered["source"].to_numpy()[late].astype(str), ordered["record"].to_numpy()[late],
+        issues_frame(labels(ordered["source"], late), ordered["record"].to_numpy()[late],
                      field="timestamp", reason=Reason.LATE_EVENT, action="reordered",
-                     detail=pd.Series(lateness_ms[late]).map("{:.3f} ms behind its service".format).to_numpy(),
+                     detail=(pd.Series(lateness_ms[late]).round(3).astype("str") + " ms behind its service").to_numpy(),
                      stage="normalize", severity=Severity.INFO),
-        issues_frame(ordered["source"].to_numpy()[spike].astype(str), ordered["record"].to_numpy()[spike],
+        issues_frame(labels(ordered["source"], spike), ordered["record"].to_numpy()[spike],
                      field="latency_ms", reason=Reason.LATENCY_SPIKE, action="flagged",
                      detail=f"above {cfg.latency_spike_factor:g}× its service's median latency",
                      stage="normalize", severity=Severity.INFO),

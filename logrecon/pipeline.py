@@ -258,9 +258,9 @@ def all_issues(run: RunContext) -> pd.DataFrame:
 def row_accounting(run: RunContext) -> dict:
     """records read = events + duplicates + quarantined + skipped, per input and in total."""
     ordered, duplicates, quarantine = run.get("ordered"), run.get("duplicates"), run.get("quarantine")
-    events = ordered["source"].astype(str).value_counts()
-    removed = duplicates["source"].astype(str).value_counts()
-    held = quarantine["source"].astype(str).value_counts()
+    events = ordered["source"].value_counts()
+    removed = duplicates["source"].value_counts()
+    held = quarantine["source"].value_counts()
     per_input = {}
     for entry in run.state["inputs"]:
         path = entry["path"]

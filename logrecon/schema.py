@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import numpy as np
 import pandas as pd
 
 EVENT_TYPES = ("START", "STOP", "ERROR")
@@ -99,3 +100,24 @@ class StageResult:
     issues: pd.DataFrame = field(default_factory=lambda: empty_frame(ISSUE_COLUMNS))
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
+
+
+def labels(column: pd.Series, positions=None) -> np.ndarray:
+    """Text of a categorical column (at `positions`) without converting the whole column."""
+    codes = column.cat.codes.to_numpy()
+    if positions is not None:
+        codes = codes[positions]
+    names = np.append(column.cat.categories.to_numpy(dtype=object), None)
+    return names[codes]  # code -1 (missing) picks the trailing None
+
+
+def nanoseconds(column: pd.Series) -> np.ndarray:
+    """Epoch nanoseconds of a datetime column, whatever its unit (pandas 3 defaults to µs)."""
+    if not len(column):
+        return np.zeros(0, dtype=np.int64)
+    return column.astype("datetime64[ns, UTC]").array.asi8
+
+
+def utc_datetimes(ns: np.ndarray) -> pd.Series:
+    """Epoch nanoseconds → a UTC datetime Series (no per-element objects)."""
+    return pd.Series(pd.to_datetime(np.asarray(ns, dtype=np.int64), unit="ns", utc=True))

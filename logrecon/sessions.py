@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 
 from .config import SessionsConfig
-from .schema import SESSION_COLUMNS, Reason, Severity, StageResult, issues_frame
+from .schema import SESSION_COLUMNS, Severity, StageResult, issues_frame, nanoseconds
 
 NS_PER_MS = 1_000_000
 LATENCY_TOLERANCE_MS = 1.0           # a START this close to stop − latency is a latency match
 AUTO_LATENCY_MIN_SHARE = 0.5         # auto picks `latency` when this share of STOPs land on a START
+START, STOP, ERROR = 0, 1, 2         # event_type category codes (schema.EVENT_TYPES order)
 
 
 @dataclass(frozen=True)
@@ -191,8 +192,8 @@ STRATEGIES = {"fifo": pair_fifo, "lifo": pair_lifo}
 def _unkeyed_pairing(events: pd.DataFrame, positions: np.ndarray, cfg: SessionsConfig):
     """Pair each service's id-less stream with its strategy; (pairing, {service: (strategy, why)})."""
     services = events["service"].cat.codes.to_numpy()[positions]
-    ns = events["timestamp"].array.asi8[positions]
-    is_start = (events["event_type"].to_numpy()[positions] == "START")
+    ns = nanoseconds(events["timestamp"])[positions]
+    is_start = events["event_type"].cat.codes.to_numpy()[positions] == START
     latency = events["latency_ms"].to_numpy(dtype="float64")[positions]
     parts, chosen = [], {}
     names = events["service"].cat.categories
@@ -219,14 +220,14 @@ def _frame_for(events: pd.DataFrame, start: np.ndarray, stop: np.ndarray, status
 
     either = np.where(start >= 0, start, stop)
     frame = pd.DataFrame({
-        "service": events["service"].iloc[either].astype(str).reset_index(drop=True),
+        "service": events["service"].iloc[either].reset_index(drop=True),
         "session_id": events["session_id"].iloc[either].reset_index(drop=True),
         "status": status,
         "start_time": take("timestamp", start),
         "stop_time": take("timestamp", stop),
-        "start_source": take("source", start).astype("str"),
+        "start_source": take("source", start),
         "start_record": take("record", start).astype("Int64"),
-        "stop_source": take("source", stop).astype("str"),
+        "stop_source": take("source", stop),
         "stop_record": take("record", stop).astype("Int64"),
         "stop_latency_ms": take("latency_ms", stop).astype("float64"),
         "strategy": strategy,
@@ -238,15 +239,15 @@ def _frame_for(events: pd.DataFrame, start: np.ndarray, stop: np.ndarray, status
 
 def sessions(events: pd.DataFrame, cfg: SessionsConfig) -> StageResult:
     """Reconstruct sessions per (service, session_id); never drops an orphan."""
-    types = events["event_type"].to_numpy()
-    bounds = np.flatnonzero((types == "START") | (types == "STOP"))
+    types = events["event_type"].cat.codes.to_numpy()
+    bounds = np.flatnonzero((types == START) | (types == STOP))
     has_id = events["session_id"].notna().to_numpy()[bounds]
-    is_start = types[bounds] == "START"
+    is_start = types[bounds] == START
 
     frames = []
     keyed = bounds[has_id]
     if len(keyed):
-        sid_codes, _ = pd.factorize(events["session_id"].to_numpy()[keyed])
+        sid_codes = pd.factorize(events["session_id"])[0][keyed]
         key = events["service"].cat.codes.to_numpy()[keyed].astype(np.int64) * (len(keyed) + 1) + sid_codes
         pairing, skew_start, skew_stop = _split_clock_skew(events, keyed, key, pair_fifo(key, is_start[has_id]))
         frames.append(_pairing_frames(events, keyed, pairing, "keyed-fifo"))
@@ -303,7 +304,7 @@ def _split_clock_skew(events, positions, key, pairing: Pairing):
     })
     lone["rank"] = lone.groupby(["key", "is_stop"]).cumcount()
     matched = lone[lone.is_stop].merge(lone[~lone.is_stop], on=["key", "rank"], suffixes=("_stop", "_start"))
-    ns = events["timestamp"].array.asi8
+    ns = nanoseconds(events["timestamp"])
     skewed = ns[positions[matched.idx_start.to_numpy()]] > ns[positions[matched.idx_stop.to_numpy()]]
     skew_start, skew_stop = matched.idx_start.to_numpy()[skewed], matched.idx_stop.to_numpy()[skewed]
     rest = Pairing(pairing.start, pairing.stop, pairing.confidence,
@@ -335,8 +336,7 @@ def _apply_max_session(table: pd.DataFrame, events, cfg: SessionsConfig) -> pd.D
 def _finish(table: pd.DataFrame, events, cfg: SessionsConfig) -> pd.DataFrame:
     """Durations, inferred starts, event/error counts, stable order and the contract columns."""
     complete = table["status"] == "complete"
-    duration = (table["stop_time"] - table["start_time"]).dt.total_seconds() * 1000.0
-    table["duration_ms"] = duration.where(complete)
+    table["duration_ms"] = np.nan
     inferred = (table["status"] == "missing_start") & table["stop_latency_ms"].notna() & cfg.infer_start_from_latency
     table["start_inferred"] = inferred
     table.loc[inferred, "start_time"] = table.loc[inferred, "stop_time"] - pd.to_timedelta(
@@ -344,33 +344,35 @@ def _finish(table: pd.DataFrame, events, cfg: SessionsConfig) -> pd.DataFrame:
     table.loc[inferred, "duration_ms"] = table.loc[inferred, "stop_latency_ms"]
     # Precise integer-ns durations for complete sessions (float seconds would round).
     if complete.any():
-        start_ns = table.loc[complete, "start_time"].array.asi8
-        stop_ns = table.loc[complete, "stop_time"].array.asi8
+        start_ns = nanoseconds(table.loc[complete, "start_time"])
+        stop_ns = nanoseconds(table.loc[complete, "stop_time"])
         table.loc[complete, "duration_ms"] = (stop_ns - start_ns) / NS_PER_MS
     table["errors"] = _errors_per_session(table, events)
     table["events"] = (table["_start_pos"] >= 0).astype(int) + (table["_stop_pos"] >= 0).astype(int) + table["errors"]
     first = np.where(table["_start_pos"] >= 0, table["_start_pos"], table["_stop_pos"])
-    table = table.iloc[np.lexsort((first, table["service"].to_numpy()))].reset_index(drop=True)
+    table = table.iloc[np.lexsort((first, table["service"].astype(str).to_numpy()))].reset_index(drop=True)
     return table.loc[:, list(SESSION_COLUMNS) + ["_start_pos", "_stop_pos"]]
 
 
 def _errors_per_session(table: pd.DataFrame, events) -> np.ndarray:
     """ERROR events with the session's id that fall within its [start, stop] (keyed only)."""
-    errors = events[(events["event_type"] == "ERROR") & events["session_id"].notna()]
+    is_error = (events["event_type"].cat.codes.to_numpy() == ERROR) & events["session_id"].notna().to_numpy()
     counts = np.zeros(len(table), dtype=np.int64)
     owners = table[(table["_start_pos"] >= 0) & table["session_id"].notna()]
-    if errors.empty or owners.empty:
+    if not is_error.any() or owners.empty:
         return counts
-    left = pd.DataFrame({"service": errors["service"].astype(str).to_numpy(),
-                         "session_id": errors["session_id"].astype(str).to_numpy(),
-                         "t": errors["timestamp"].array.asi8}).sort_values("t", kind="stable")
-    right = pd.DataFrame({"service": owners["service"].astype(str).to_numpy(),
-                          "session_id": owners["session_id"].astype(str).to_numpy(),
-                          "t": owners["start_time"].array.asi8,
-                          "until": owners["stop_time"].array.asi8,
+    # One integer per (service, session_id), shared by errors and sessions.
+    key = pd.factorize(events["session_id"])[0].astype(np.int64) * len(events["service"].cat.categories) \
+        + events["service"].cat.codes.to_numpy()
+    ns = nanoseconds(events["timestamp"])
+    left = pd.DataFrame({"key": key[is_error], "t": ns[is_error]}).sort_values("t", kind="stable")
+    right = pd.DataFrame({"key": key[owners["_start_pos"].to_numpy()],
+                          "t": nanoseconds(owners["start_time"]),
+                          "until": np.where(owners["stop_time"].notna(), nanoseconds(owners["stop_time"].fillna(
+                              owners["start_time"])), 0),
                           "has_stop": owners["stop_time"].notna().to_numpy(),
                           "row": owners.index.to_numpy()}).sort_values("t", kind="stable")
-    found = pd.merge_asof(left, right, on="t", by=["service", "session_id"], direction="backward")
+    found = pd.merge_asof(left, right, on="t", by="key", direction="backward")
     inside = found["row"].notna() & (~found["has_stop"].fillna(False).astype(bool) | (found["t"] <= found["until"]))
     np.add.at(counts, found.loc[inside, "row"].astype(np.int64).to_numpy(), 1)
     return counts

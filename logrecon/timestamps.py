@@ -96,56 +96,64 @@ FIXED_SHAPE = {4: b"-", 7: b"-", 13: b":", 16: b":"}
 
 
 def _parse_fixed_width(text: pa.ChunkedArray):
-    """Fast path for the common case: every stamp `YYYY-MM-DD[T ]HH:MM:SS[.f…][Z]`, same length.
+    """Fast path for the common shape `YYYY-MM-DD[T ]HH:MM:SS[.f…][Z]` at the column's usual width.
 
-    Reads the string bytes as an (n, width) matrix; None when the column is not of that shape
-    (the general regex parser then decides).
+    The rows of the most common length are read as an (n, width) byte matrix; returns
+    (handled, ns, calendar_ok, naive, digits) where `handled` marks the rows of that exact
+    shape. Every other row is left to the general regex parser. None when no row fits.
     """
     array = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
     n = len(array)
-    if n == 0 or array.null_count:
+    if n == 0:
         return None
     offset_type = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    offsets = np.frombuffer(array.buffers()[1], dtype=offset_type)[array.offset: array.offset + n + 1]
-    width = int(offsets[1] - offsets[0])
-    if width < 19 or width > 30 or offsets[-1] - offsets[0] != width * n:
+    offsets = np.frombuffer(array.buffers()[1], dtype=offset_type)[array.offset: array.offset + n + 1].astype(np.int64)
+    lengths = np.diff(offsets)
+    if array.null_count:
+        lengths = np.where(pc.is_valid(array).to_numpy(zero_copy_only=False), lengths, 0)
+    width = int(np.bincount(np.minimum(lengths, 64)).argmax())
+    if width < 19 or width > 30:
         return None
-    matrix = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]].reshape(n, width)
-    first = bytes(matrix[0])
-    zulu = first.endswith(b"Z")
-    body = width - zulu
-    if body > 19 and (body < 21 or first[19:20] != b"."):
+    rows = np.flatnonzero(lengths == width)
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)
+    if len(rows) == n:
+        matrix = data[offsets[0]: offsets[-1]].reshape(n, width)
+    else:
+        matrix = data[offsets[rows][:, None] + np.arange(width)]
+    zulu = matrix[0, -1] == ord("Z")
+    body = width - int(zulu)
+    if body > 19 and body < 21:
         return None
-    if not all(bytes(matrix[:1, pos]) == sep for pos, sep in FIXED_SHAPE.items()) or first[10:11] not in (b"T", b" "):
-        return None
-    shape_ok = np.ones(n, dtype=bool)
+    shape_ok = (matrix[:, 10] == ord("T")) | (matrix[:, 10] == ord(" "))
     for pos, sep in FIXED_SHAPE.items():
         shape_ok &= matrix[:, pos] == sep[0]
-    shape_ok &= (matrix[:, 10] == ord("T")) | (matrix[:, 10] == ord(" "))
     if zulu:
         shape_ok &= matrix[:, -1] == ord("Z")
     if body > 19:
         shape_ok &= matrix[:, 19] == ord(".")
-    digit_cols = [c for c in range(body) if c not in (4, 7, 10, 13, 16, 19)]
-    for col in digit_cols:
+    for col in (c for c in range(body) if c not in (4, 7, 10, 13, 16, 19)):
         shape_ok &= (matrix[:, col] - np.uint8(48)) < 10  # uint8 wraps: non-digits land >= 10
-    if not shape_ok.all():
+    fraction_digits = max(body - 20, 0)
+    if fraction_digits > 9 or not shape_ok.any():
         return None
 
     def number(lo, hi):
-        value = np.zeros(n, dtype=np.int64)
+        value = np.zeros(len(rows), dtype=np.int64)
         for col in range(lo, hi):
             value *= 10
             value += matrix[:, col]
             value -= 48
         return value
-    fraction_digits = max(body - 20, 0)
-    nanos = number(20, body) * 10 ** (9 - min(fraction_digits, 9)) if fraction_digits else np.zeros(n, np.int64)
-    if fraction_digits > 9:
-        return None
+    nanos = number(20, body) * 10 ** (9 - fraction_digits) if fraction_digits else np.zeros(len(rows), np.int64)
     ns, calendar_ok = _civil_to_ns(number(0, 4), number(5, 7), number(8, 10), number(11, 13),
                                    number(14, 16), number(17, 19), nanos, 0)
-    return ns, calendar_ok, not zulu, fraction_digits
+    handled = np.zeros(n, dtype=bool)
+    handled[rows[shape_ok]] = True
+    full_ns = np.zeros(n, dtype=np.int64)
+    full_ns[rows] = ns
+    full_ok = np.zeros(n, dtype=bool)
+    full_ok[rows] = calendar_ok
+    return handled, full_ns, full_ok, not zulu, fraction_digits
 
 
 def _parse_iso(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
@@ -289,17 +297,28 @@ def parse_timestamps(values: pd.Series, *, timestamp_format: str | None = None, 
             text_naive = fmt_naive & ok
             text_reason[~ok & ~empty] = Reason.INVALID_TIMESTAMP
             digits = 9 if "%f" in timestamp_format else 0
-        elif (fixed := _parse_fixed_width(text)) is not None:
-            fixed_ns, calendar_ok, fixed_naive, digits = fixed
-            text_ns = fixed_ns
-            text_reason[~calendar_ok] = Reason.INVALID_TIMESTAMP
-            text_naive = np.full(len(text_values), fixed_naive)
         else:
-            matched, iso_ns, iso_naive, invalid, digits = _parse_iso(text)
-            epoch = _mask(pc.match_substring_regex(text, EPOCH_PATTERN)) & ~matched
-            text_ns[matched] = iso_ns[matched]
-            text_naive = iso_naive
-            text_reason[invalid] = Reason.INVALID_TIMESTAMP
+            fixed = _parse_fixed_width(text)
+            if fixed is not None:
+                handled, fixed_ns, calendar_ok, fixed_naive, digits = fixed
+            else:
+                handled, fixed_naive = np.zeros(len(text_values), dtype=bool), False
+            others = np.flatnonzero(~handled)
+            matched = handled.copy()
+            if fixed is not None:
+                text_ns[handled] = fixed_ns[handled]
+                text_reason[handled & ~calendar_ok] = Reason.INVALID_TIMESTAMP
+                text_naive[handled] = fixed_naive
+            epoch = np.zeros(len(text_values), dtype=bool)
+            if len(others):
+                other_text = text if fixed is None else pc.take(text, pa.array(others))
+                iso_matched, iso_ns, iso_naive, invalid, iso_digits = _parse_iso(other_text)
+                digits = max(digits, iso_digits) if iso_matched.any() else digits
+                matched[others] = iso_matched
+                text_ns[others[iso_matched]] = iso_ns[iso_matched]
+                text_naive[others] = iso_naive
+                text_reason[others[invalid]] = Reason.INVALID_TIMESTAMP
+                epoch[others] = _mask(pc.match_substring_regex(other_text, EPOCH_PATTERN)) & ~iso_matched
             if epoch.any():
                 epoch_text = pc.filter(text, pa.chunked_array([pa.array(epoch)]))
                 integral = _mask(pc.match_substring_regex(epoch_text, r"^[+-]?\d{1,18}$"))

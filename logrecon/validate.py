@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ValidateConfig
-from .schema import CHECK_COLUMNS, GAP_COLUMNS, StageResult
+from .schema import CHECK_COLUMNS, GAP_COLUMNS, StageResult, labels, nanoseconds, utc_datetimes
 
 NS_PER_S = 1_000_000_000
 ALL = "ALL"
@@ -49,7 +49,7 @@ def _deltas(service_codes: np.ndarray, ns: np.ndarray) -> _Deltas:
 def find_gaps(events: pd.DataFrame, cfg: ValidateConfig) -> pd.DataFrame:
     """Per service, consecutive events strictly further apart than the threshold."""
     codes = events["service"].cat.codes.to_numpy()
-    ns = events["timestamp"].array.asi8
+    ns = nanoseconds(events["timestamp"])
     names = events["service"].cat.categories
     thresholds = gap_thresholds(codes, ns, len(names), cfg)
     deltas = _deltas(codes, ns)
@@ -58,17 +58,15 @@ def find_gaps(events: pd.DataFrame, cfg: ValidateConfig) -> pd.DataFrame:
     before, after = left[is_gap], deltas.order[1:][is_gap]
     gaps = pd.DataFrame({
         "service": names[codes[before]].astype(str),
-        "gap_start": events["timestamp"].to_numpy()[before],
-        "gap_end": events["timestamp"].to_numpy()[after],
+        "gap_start": utc_datetimes(ns[before]),
+        "gap_end": utc_datetimes(ns[after]),
         "gap_seconds": deltas.seconds[is_gap],
         "threshold_seconds": thresholds[codes[before]],
-        "from_source": events["source"].to_numpy()[before].astype(str),
+        "from_source": labels(events["source"], before),
         "from_record": events["record"].to_numpy()[before],
-        "to_source": events["source"].to_numpy()[after].astype(str),
+        "to_source": labels(events["source"], after),
         "to_record": events["record"].to_numpy()[after],
     })
-    gaps["gap_start"] = pd.to_datetime(gaps["gap_start"], utc=True)
-    gaps["gap_end"] = pd.to_datetime(gaps["gap_end"], utc=True)
     return gaps.sort_values(["service", "gap_start"], kind="stable").reset_index(drop=True) \
         .loc[:, [*GAP_COLUMNS, "threshold_seconds", "from_source", "from_record", "to_source", "to_record"]]
 
@@ -80,8 +78,8 @@ def _status(value: pd.Series, warn: float, fail: float) -> pd.Series:
 def _per_service_counts(events: pd.DataFrame, duplicates: pd.DataFrame, quarantine: pd.DataFrame,
                         duplicated_services: pd.Series) -> pd.DataFrame:
     by_service = events.groupby("service", observed=True)
-    types = pd.crosstab(events["service"], events["event_type"]).reindex(
-        columns=["START", "STOP", "ERROR"], fill_value=0)
+    types = events.groupby(["service", "event_type"], observed=False).size().unstack(fill_value=0) \
+        .reindex(columns=["START", "STOP", "ERROR"], fill_value=0)
     counts = pd.DataFrame({
         "events": by_service.size(),
         "start": types["START"], "stop": types["STOP"],
@@ -103,16 +101,17 @@ def _sequence_checks(keyed: pd.DataFrame) -> pd.DataFrame:
     if keyed.empty:
         return pd.DataFrame(columns=["keys", "unbalanced_keys", "keyed_events", "out_of_turn"])
     is_start = (keyed["event_type"] == "START").to_numpy()
-    key = pd.MultiIndex.from_arrays([keyed["service"].astype(str), keyed["session_id"]])
-    codes = pd.factorize(key)[0]
+    service_codes = keyed["service"].cat.codes.to_numpy().astype(np.int64)
+    codes = pd.factorize(pd.factorize(keyed["session_id"])[0] * (service_codes.max() + 1) + service_codes)[0]
     balance = pd.Series(np.where(is_start, 1, -1)).groupby(codes).sum()
-    key_service = pd.Series(keyed["service"].astype(str).to_numpy()).groupby(codes).first()
+    service_names = labels(keyed["service"])
+    key_service = pd.Series(service_names).groupby(codes).first()
     order = np.argsort(codes, kind="stable")
     c, s = codes[order], is_start[order]
     same_key = np.r_[False, c[1:] == c[:-1]]
     previous_start = np.r_[False, s[:-1]]
     out_of_turn = np.where(same_key, s == previous_start, ~s)  # a key must open with START, then alternate
-    service_sorted = keyed["service"].astype(str).to_numpy()[order]
+    service_sorted = service_names[order]
     return pd.DataFrame({
         "keys": key_service.value_counts(),
         "unbalanced_keys": key_service[balance != 0].value_counts(),
@@ -173,8 +172,12 @@ def _services_of_duplicates(events: pd.DataFrame, duplicates: pd.DataFrame) -> p
     """The service of each removed copy (that of the kept record it duplicates)."""
     if duplicates.empty:
         return pd.Series([], dtype="str")
-    kept = pd.DataFrame({"source": events["source"].astype(str).to_numpy(), "record": events["record"].to_numpy(),
-                         "service": events["service"].astype(str).to_numpy()})
-    found = duplicates.merge(kept, left_on=["duplicate_of_source", "duplicate_of_record"],
-                             right_on=["source", "record"], how="left", suffixes=("", "_kept"))
+    # Only the kept records that copies point at: a join on those few rows, not on every event.
+    targets = duplicates[["duplicate_of_source", "duplicate_of_record"]]
+    wanted = events["record"].isin(targets["duplicate_of_record"]).to_numpy()
+    kept = pd.DataFrame({"duplicate_of_source": labels(events["source"], wanted),
+                         "duplicate_of_record": events["record"].to_numpy()[wanted],
+                         "service": labels(events["service"], wanted)})
+    found = targets.astype({"duplicate_of_source": object}).merge(
+        kept, on=["duplicate_of_source", "duplicate_of_record"], how="left")
     return found["service"].astype("str")
