@@ -341,13 +341,26 @@ def generate(
     cum = np.cumsum(gaps)
     start_a = cum - np.repeat(np.concatenate([[0.0], cum])[first_session], per_service)
     del gaps, cum
+    start_a = np.floor(start_a).astype(np.int64)
+    # the log ends where a service's starts end: no session may drag on long after it
+    # (a lone late STOP would leave a false gap), so spikes go to sessions that fit and
+    # the few sessions still open at the end stop within one median duration of it
+    last_start = np.zeros(services, np.int64)
+    if n:
+        last_start = np.where(
+            per_service > 0, start_a[np.maximum(first_session + per_service - 1, 0)], 0)
+    end_a = last_start[svc]
     duration = median[svc] * np.exp(_SIGMA * rng.standard_normal(n))
     spiked = np.zeros(n, dtype=bool)
-    spiked[_pick(rng, np.arange(n), round(p_spike * n))] = True
+    fits = np.flatnonzero(start_a + duration * hi <= end_a)
+    spiked[_pick(rng, fits, round(p_spike * n))] = True
+    del fits
     duration[spiked] *= np.exp(rng.uniform(math.log(lo), math.log(hi), int(spiked.sum())))
-    start_a = np.floor(start_a).astype(np.int64)
     stop_a = start_a + np.maximum(np.rint(duration), _MIN_DURATION_MS).astype(np.int64)
     del duration
+    tail = end_a + np.floor(rng.random(n) * median[svc]).astype(np.int64)
+    stop_a = np.minimum(stop_a, np.maximum(tail, start_a + _MIN_DURATION_MS))
+    del tail, end_a
 
     # ---- events: n STARTs, n STOPs, then the ERRORs (each strictly inside its session)
     err_sess = np.sort(rng.integers(0, n, n_err)) if n_err else np.zeros(0, np.int64)
