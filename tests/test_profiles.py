@@ -649,3 +649,46 @@ def test_python_only_pattern_reads_a_file(tmp_path):
     path = write(tmp_path / "x.log", "2024-01-02 09:00:00 INFO start a\n2024-01-02 09:00:00 INFO DEBUG start b\n")
     result = read_input(path, profile)
     assert result.records["session_id"].tolist() == ["a"] and result.skipped == 1
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_bad_profile_exits_2_with_one_line_naming_profile_key_and_problem(tmp_path, capsys):
+    from logrecon.cli import main
+    profile = write(tmp_path / "zk.yaml", (FIXTURES / "profiles" / "zookeeper.yaml").read_text(encoding="utf-8")
+                    .replace("session_id: session\n", "session_id: sesion\n", 1))
+    code = main(["-q", "run", str(FIXTURES / "profiles" / "zookeeper.log"), "--profile", str(profile),
+                 "--out", str(tmp_path / "run"), "--no-report"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0] == (f"logrecon: error: {profile}: rules[session_open].session_id: refers to 'sesion', which is not "
+                      "a named group of the pattern (available: level, message, server, thread, timestamp; "
+                      "this rule's when groups: session)")
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_profile_name_exits_2(tmp_path, capsys):
+    from logrecon.cli import main
+    code = main(["-q", "run", str(LOGS / "spark_tiny.log"), "--profile", "sparky", "--out", str(tmp_path / "r"),
+                 "--no-report"])
+    assert code == 2 and "sparky: no built-in profile" in capsys.readouterr().err
+
+
+def test_worked_example_end_to_end_through_the_cli(tmp_path):
+    from logrecon.cli import main
+    out = tmp_path / "zk"
+    code = main(["-q", "run", str(FIXTURES / "profiles" / "zookeeper.log"), "--profile",
+                 str(FIXTURES / "profiles" / "zookeeper.yaml"), "--out", str(out), "--no-report"])
+    assert code == 0
+    sessions = pd.read_csv(out / "reconstructed_sessions.csv", dtype={"session_id": "str"})
+    table = sessions.set_index("session_id")
+    assert table.loc["0x18e0a2b3c4d0000", "status"] == "complete"
+    assert table.loc["0x18e0a2b3c4d0000", "duration_ms"] == 6776
+    assert table.loc["0x18e0a2b3c4d0001", "duration_ms"] == 11752 and table.loc["0x18e0a2b3c4d0001", "errors"] == 1
+    assert table.loc["0x18e0a2b3c4d0002", "status"] == "missing_stop"
+    assert set(sessions["service"]) == {"zookeeper-1"}
+    manifest = __import__("json").loads((out / "manifest.json").read_text(encoding="utf-8"))
+    accounting = manifest["row_accounting"]
+    assert (accounting["records_read"], accounting["events"], accounting["skipped"]) == (11, 7, 4)
+    assert accounting["balanced"]

@@ -222,3 +222,19 @@ def test_zipkin_small_traces_are_all_complete(relative, spans, services, run_dir
     assert out["service"].nunique() == services
     sessions, _ = sessions_of("zipkin", relative, run_dir)
     assert by(sessions, "status") == {"complete": spans}
+
+
+# --------------------------------------------------------------------------- the command of issue 4
+
+
+def test_logrecon_run_openstack_from_the_command_line(tmp_path):
+    """`logrecon run …/OpenStack_2k.log --profile openstack` writes every CSV artifact with 21 + 1 VM sessions."""
+    from logrecon.cli import main
+    from logrecon.pipeline import CSV_ARTIFACTS
+    out = tmp_path / "openstack"
+    assert main(["-q", "run", str(real_file(OPENSTACK)), "--profile", "openstack", "--out", str(out),
+                 "--no-report"]) == 0
+    assert all((out / name).is_file() for name in CSV_ARTIFACTS) and (out / "manifest.json").is_file()
+    sessions = pd.read_csv(out / "reconstructed_sessions.csv", dtype={"session_id": "str"})
+    vm = sessions[sessions["session_id"].str.startswith("vm:", na=False)]
+    assert by(vm, "status") == {"complete": 21, "missing_stop": 1}
