@@ -95,8 +95,10 @@ def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
     # A malformed record's fields are not judged: the row itself is the reason.
     for field in ("timestamp", "service", "event_type"):
         reasons[field] = np.where(is_malformed, None, reasons[field])
-    fails = pd.DataFrame({f: pd.Series(r, dtype="str") for f, r in reasons.items()})
-    quarantined = fails.notna().any(axis=1).to_numpy()
+    quarantined = np.zeros(n, dtype=bool)
+    for reason in reasons.values():
+        quarantined |= pd.notna(reason)
+    fails = pd.DataFrame({f: pd.Series(r[quarantined], dtype="str") for f, r in reasons.items()})
 
     kept = ~quarantined
     latency, latency_invalid = _parse_latency(_column(records, "latency_ms"))
@@ -132,7 +134,8 @@ def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
 
 
 def _quarantine_rows(records, fails, quarantined, malformed) -> pd.DataFrame:
-    rows = fails[quarantined]
+    """`fails`: the failing reason per field, for the quarantined rows only."""
+    rows = fails
     reason_list = pd.Series("", index=rows.index, dtype="str")
     field_list = pd.Series("", index=rows.index, dtype="str")
     for field in rows.columns:  # a handful of fields, vectorized over rows; aligned lists

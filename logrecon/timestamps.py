@@ -102,25 +102,22 @@ def _parse_fixed_width(text: pa.ChunkedArray):
     (handled, ns, calendar_ok, naive, digits) where `handled` marks the rows of that exact
     shape. Every other row is left to the general regex parser. None when no row fits.
     """
-    array = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-    n = len(array)
+    n = len(text)
     if n == 0:
         return None
-    offset_type = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    offsets = np.frombuffer(array.buffers()[1], dtype=offset_type)[array.offset: array.offset + n + 1].astype(np.int64)
-    lengths = np.diff(offsets)
-    if array.null_count:
-        lengths = np.where(pc.is_valid(array).to_numpy(zero_copy_only=False), lengths, 0)
+    lengths = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
     width = int(np.bincount(np.minimum(lengths, 64)).argmax())
     if width < 19 or width > 30:
         return None
-    rows = np.flatnonzero(lengths == width)
+    usual = lengths == width
+    if not usual.all():  # stand-ins of the same width keep one contiguous buffer; they are not "handled"
+        text = pc.if_else(pa.array(usual), text, "0" * width)
+    array = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    offset_type = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(array.buffers()[1], dtype=offset_type)[array.offset: array.offset + n + 1]
     data = np.frombuffer(array.buffers()[2], dtype=np.uint8)
-    if len(rows) == n:
-        matrix = data[offsets[0]: offsets[-1]].reshape(n, width)
-    else:
-        matrix = data[offsets[rows][:, None] + np.arange(width)]
-    zulu = matrix[0, -1] == ord("Z")
+    matrix = data[offsets[0]: offsets[-1]].reshape(n, width)
+    zulu = bool(matrix[np.argmax(usual), -1] == ord("Z"))
     body = width - int(zulu)
     if body > 19 and body < 21:
         return None
@@ -138,22 +135,16 @@ def _parse_fixed_width(text: pa.ChunkedArray):
         return None
 
     def number(lo, hi):
-        value = np.zeros(len(rows), dtype=np.int64)
+        value = np.zeros(n, dtype=np.int64)
         for col in range(lo, hi):
             value *= 10
             value += matrix[:, col]
             value -= 48
         return value
-    nanos = number(20, body) * 10 ** (9 - fraction_digits) if fraction_digits else np.zeros(len(rows), np.int64)
+    nanos = number(20, body) * 10 ** (9 - fraction_digits) if fraction_digits else np.zeros(n, np.int64)
     ns, calendar_ok = _civil_to_ns(number(0, 4), number(5, 7), number(8, 10), number(11, 13),
                                    number(14, 16), number(17, 19), nanos, 0)
-    handled = np.zeros(n, dtype=bool)
-    handled[rows[shape_ok]] = True
-    full_ns = np.zeros(n, dtype=np.int64)
-    full_ns[rows] = ns
-    full_ok = np.zeros(n, dtype=bool)
-    full_ok[rows] = calendar_ok
-    return handled, full_ns, full_ok, not zulu, fraction_digits
+    return shape_ok & usual, ns, calendar_ok, not zulu, fraction_digits
 
 
 def _parse_iso(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
