@@ -1,0 +1,46 @@
+"""Config: one frozen object; unknown keys are errors that list the known ones."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from logrecon.config import Config
+from logrecon.errors import ConfigError
+
+
+def test_flat_params_land_in_their_sections():
+    cfg = Config.from_params(gap_threshold="30", strategy="lifo", allowed_lateness_ms=5)
+    assert cfg.validate.gap_threshold == 30.0 and cfg.sessions.strategy == "lifo"
+    assert cfg.normalize.allowed_lateness_ms == 5.0
+
+
+def test_unknown_key_is_an_error_listing_known_keys():
+    with pytest.raises(ConfigError, match="gap_treshold: unknown key; known keys: .*gap_threshold"):
+        Config.from_params(gap_treshold=5)
+
+
+@pytest.mark.parametrize("mapping, message", [
+    ({"sesions": {}}, "unknown section"),
+    ({"sessions": {"stratgy": "fifo"}}, "sessions.stratgy: unknown key"),
+    ({"sessions": {"strategy": "random"}}, "unknown strategy"),
+    ({"validate": {"gap_threshold": -1}}, "must be > 0"),
+    ({"validate": {"gap_threshold": "soon"}}, "expected seconds or 'auto'"),
+])
+def test_bad_mappings_say_what_is_wrong(mapping, message):
+    with pytest.raises(ConfigError, match=message):
+        Config.from_mapping(mapping)
+
+
+def test_yaml_config_and_round_trip(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("validate:\n  gap_threshold: auto\nnormalize:\n  dedup_key: [timestamp, service]\n")
+    cfg = Config.from_yaml(path)
+    assert cfg.validate.gap_threshold == "auto" and cfg.normalize.dedup_key == ("timestamp", "service")
+    assert Config.from_mapping(cfg.to_dict()) == cfg
+
+
+def test_config_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Config().sessions.strategy = "lifo"
