@@ -61,7 +61,7 @@ def build_config(config: str | Path | None = None, profile=None, **params) -> Co
     cfg = Config()
     loaded = _load_profile(profile)
     if loaded is not None:
-        cfg = Config.from_mapping({"ingest": loaded.ingest_overrides()}, base=cfg, where=f"profile {loaded.name}")
+        cfg = Config.from_mapping(loaded.config_overrides(), base=cfg, where=f"profile {loaded.name}")
     if config:
         cfg = Config.from_yaml(config, base=cfg)
     return Config.from_params(base=cfg, **params)
