@@ -692,3 +692,28 @@ def test_worked_example_end_to_end_through_the_cli(tmp_path):
     accounting = manifest["row_accounting"]
     assert (accounting["records_read"], accounting["events"], accounting["skipped"]) == (11, 7, 4)
     assert accounting["balanced"]
+
+
+def test_yearless_timestamps_take_the_profile_year(tmp_path):
+    from logrecon.ingest import ingest
+    profile = Profile.from_mapping({
+        "name": "syslog", "pattern": "^(?P<timestamp>\\w{3} +\\d+ \\d{2}:\\d{2}:\\d{2}) (?P<host>\\S+) (?P<message>.*)$",
+        "timestamp": {"format": "%b %d %H:%M:%S", "year": 2023, "timezone": "America/New_York"},
+        "service": "{host}",
+        "rules": [{"when": {"message": "job (?P<job>\\d+) started"}, "event_type": "START", "session_id": "job"}],
+    }, where="syslog.yaml")
+    path = write(tmp_path / "messages", "Mar  2 10:15:01 web1 job 7 started\nDec 31 23:59:59 web2 job 8 started\n")
+    records = read_input(path, profile).records
+    assert records["service"].tolist() == ["web1", "web2"]
+    events = ingest(records, Config.from_mapping(profile.config_overrides()).ingest).frame
+    assert events["timestamp"].tolist() == [pd.Timestamp("2023-03-02T15:15:01Z"), pd.Timestamp("2024-01-01T04:59:59Z")]
+
+
+@pytest.mark.parametrize("name,content", [
+    ("c.csv", "timestamp,service,event_type,latency_ms,session_id\n2024-01-02T09:00:00Z,api,START,,s1\n"),
+    ("c.jsonl", '{"timestamp": "2024-01-02T09:00:00Z", "service": "api", "event_type": "START", "session_id": "s1"}\n'),
+])
+def test_canonical_profile_passes_canonical_records_through(tmp_path, name, content):
+    result = read_input(write(tmp_path / name, content), load_profile("canonical"))
+    assert result.skipped == 0
+    assert result.records[["record", "service", "event_type", "session_id"]].values.tolist() == [[1, "api", "START", "s1"]]
