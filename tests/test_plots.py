@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from logrecon import plots  # noqa: E402
-from logrecon.schema import CHECK_COLUMNS, GAP_COLUMNS, METRIC_COLUMNS, SESSION_COLUMNS  # noqa: E402
+from logrecon import plots
+from logrecon.schema import CHECK_COLUMNS, GAP_COLUMNS, METRIC_COLUMNS, SESSION_COLUMNS
 
 FILES = {
     "event_volume.png", "errors_by_service.png", "latency_distribution.png",

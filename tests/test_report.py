@@ -1,0 +1,334 @@
+"""Report rendering and display helpers: escaped, self-contained, failures named precisely."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from logrecon import report
+from logrecon.errors import LogreconError
+from logrecon.schema import StageResult
+
+HOSTILE = [
+    "<img src=x onerror=alert(1)>",
+    "<script>alert('x')</script>",
+    "[click](https://evil.example/a)",
+    "![pixel](http://evil.example/p.png)",
+    "https://evil.example/b",
+    "www.evil.example",
+    "<https://evil.example/c>",
+    "$<b>x</b>$",
+    "**bold** _it_ `code`",
+    "&lt;b&gt; already escaped",
+    "a\\b | c # d",
+]
+EXTERNAL = re.compile(r"""(?:src|href|srcset|action)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==")
+
+
+# ---------------------------------------------------------------- escaping
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_a_log_string_in_markdown_renders_as_exactly_its_text(text):
+    """Through nbconvert's markdown renderer: no tag, link, emphasis or math is created."""
+    rendered = markdown2html_mistune(f"service **{report.escape_markdown(text)}** end")
+    inner = re.search(r"<strong>(.*)</strong>", rendered, re.DOTALL).group(1)
+    assert "<" not in inner.replace("&lt;", "")          # no element came out of the name
+    assert not EXTERNAL.search(rendered)
+    assert _unescape(inner) == " ".join(text.split())
+
+
+def _unescape(fragment: str) -> str:
+    import html
+    return html.unescape(fragment)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_a_log_string_in_a_table_is_escaped(text):
+    table = report.html_table(pd.DataFrame({"service": [text], "events": [3]})).data
+    assert "<img src=x" not in table and "<script>" not in table
+    assert report.escape_html(text) in table
+    assert not report.offline_problems(table)
+
+
+def test_markdown_escape_flattens_newlines_so_a_name_cannot_start_a_block():
+    assert "\n" not in report.escape_markdown("a\n# heading\n- item")
+
+
+def test_inline_code_from_logs_is_escaped_without_backslashes_showing():
+    rendered = markdown2html_mistune(report._code("logs.csv"))
+    assert "<code>logs.csv</code>" in rendered
+
+
+# ---------------------------------------------------------------- tables
+
+
+def test_tables_show_the_top_rows_and_say_how_many_more_and_where():
+    frame = pd.DataFrame({"service": [f"s{i}" for i in range(100)], "n": range(100)})
+    html = report.html_table(frame, limit=5, more="gaps.csv").data
+    assert html.count("<tr>") == 6                       # header + 5 rows
+    assert "showing 5 of 100 rows" in html and "gaps.csv" in html
+
+
+def test_verdict_cells_get_a_class_only_for_known_verdicts():
+    html = report.html_table(pd.DataFrame({"verdict": ["healthy", "x onmouseover=y"]})).data
+    assert 'class="logrecon-verdict-healthy"' in html
+    assert "onmouseover=y" in html and 'class="logrecon-verdict-x' not in html
+    assert not report.offline_problems(html)
+
+
+def test_verdict_table_lists_worst_first_and_the_overall_row_last():
+    metrics = pd.DataFrame({
+        "service": ["a", "b", "c", "ALL"], "verdict": ["healthy", "unreliable", "degraded", "degraded"],
+        "verdict_reason": ["fine", "consistency 50%", "error rate 8%", "mixed"],
+        "events": [10, 10, 10, 30], "error_rate": [0.0, 0.1, 0.08, 0.06],
+    })
+    html = report.verdict_table(metrics).data
+    order = [html.index(f"<td>{s}</td>") for s in ("b", "c", "a", "ALL")]
+    assert order == sorted(order)
+    assert 'id="verdicts"' in html and "consistency 50%" in html and "10.00%" in html
+
+
+def test_verdict_summary_names_the_unreliable_services_and_why():
+    metrics = pd.DataFrame({"service": ["<b>x</b>", "ALL"], "verdict": ["unreliable", "unreliable"],
+                            "verdict_reason": ["consistency 40% < 80%", "x"], "events": [5, 5],
+                            "error_rate": [0.5, 0.5], "latency_p95_ms": [1.0, 1.0],
+                            "consistency_score": [0.4, 0.4]})
+    text = markdown2html_mistune(report.verdict_summary(metrics).data)
+    assert "<strong>1</strong> unreliable" in text
+    assert "&lt;b&gt;x&lt;/b&gt;" in text and "consistency 40% &lt; 80%" in text
+
+
+def test_verdict_summary_of_zero_events_says_so():
+    assert "no events" in report.verdict_summary(pd.DataFrame(columns=["service", "verdict"])).data
+
+
+def test_row_accounting_checks_the_balance_per_input_and_in_total():
+    manifest = {
+        "row_accounting": {"records_read": 10, "events": 7, "duplicates": 1, "quarantined": 1,
+                           "skipped": 1},
+        "inputs": [{"path": "/x/a.csv", "records_read": 6, "events": 4, "duplicates": 1,
+                    "quarantined": 1, "skipped": 0},
+                   {"path": "/x/b.csv", "records_read": 4, "events": 3, "duplicates": 0,
+                    "quarantined": 0, "skipped": 0}],
+    }
+    html = report.row_accounting_table(manifest).data
+    assert "a.csv" in html and "total" in html
+    assert "NO (+1)" in html                     # b.csv does not add up
+    assert html.count(">yes<") == 2
+
+
+def test_stage_summaries_use_this_runs_numbers():
+    events = pd.DataFrame({"service": ["a", "b"], "timestamp": pd.to_datetime(["2024-01-01"] * 2, utc=True)})
+    quarantine = pd.DataFrame({"source": ["f.csv"] * 3, "record": [2, 5, 9],
+                               "reasons": ["invalid_timestamp", "invalid_timestamp;missing_field", "malformed_row"]})
+    ingested = StageResult(frame=events, tables={"quarantine": quarantine},
+                           stats={"records": 5, "events": 2, "quarantined": 3, "invalid_latency": 1})
+    text = markdown2html_mistune(report.ingest_summary(ingested).data)
+    assert "<strong>5</strong> records" in text and "<strong>2</strong> events" in text
+    assert "<strong>3</strong> (60.0%)" in text
+    assert "<code>invalid_timestamp</code> 2" in text and "<code>missing_field</code> 1" in text
+    reasons = report.quarantine_reasons(ingested).data
+    assert "f.csv:2" in reasons and "66.7%" in reasons
+
+
+def test_load_run_keeps_service_names_that_look_like_nulls_or_numbers(tmp_path):
+    (tmp_path / "reliability_metrics.csv").write_text(
+        "service,events,error_rate,verdict\nNA,3,0.5,healthy\nnull,2,0,healthy\n123,1,0,degraded\n,1,0,x\n")
+    run = report.load_run(tmp_path)
+    assert run.metrics["service"].tolist()[:3] == ["NA", "null", "123"]
+    assert run.metrics["events"].tolist() == [3, 2, 1, 1]
+    assert run.checks.empty and run.gaps.empty and run.manifest == {}
+
+
+def test_figure_embeds_the_png_and_refuses_unknown_names(tmp_path):
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "event_volume.png").write_bytes(PNG)
+    html = report.figure(tmp_path, "event_volume").data
+    assert 'id="figure-event_volume"' in html and "data:image/png;base64," in html
+    assert "missing" in report.figure(tmp_path, "data_quality").data
+    with pytest.raises(ValueError):
+        report.figure(tmp_path, "../../etc/passwd")
+
+
+# ---------------------------------------------------------------- offline check
+
+
+@pytest.mark.parametrize("fragment", [
+    '<script src="https://cdn.example/x.js"></script>',
+    "<script>alert(1)</script>",
+    '<link rel="stylesheet" href="https://cdn.example/x.css">',
+    '<img src="http://evil.example/p.png">',
+    '<img src="//evil.example/p.png">',
+    '<a href="https://evil.example">x</a>',
+    '<img src="x" onerror="alert(1)">',
+    "<style>@import url(https://cdn.example/x.css);</style>",
+    '<div style="background: url(http://evil.example/p.png)"></div>',
+    '<iframe src="data:text/html,hi"></iframe>',
+    '<meta http-equiv="refresh" content="0; url=https://evil.example">',
+])
+def test_offline_problems_flags_anything_that_reaches_outside(fragment):
+    assert report.offline_problems(f"<html><body>{fragment}</body></html>")
+
+
+def test_offline_problems_accepts_data_uris_and_anchors():
+    ok = ('<img src="data:image/png;base64,AAAA"><a href="#top">top</a>'
+          "<style>.x { background: url(data:image/svg+xml;base64,AAAA) }</style>")
+    assert report.offline_problems(ok) == []
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _executed_notebook(path: Path, name: str = "<img src=x onerror=alert(1)>") -> Path:
+    """A small executed-looking notebook: markdown, a parameters cell, outputs of each kind."""
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    table = report.html_table(pd.DataFrame({"service": [name], "verdict": ["healthy"]}),
+                              table_id="verdicts").data
+    summary = report.escape_markdown(name)
+    nb.cells = [
+        new_markdown_cell("# Reliability report"),
+        new_code_cell("run_dir = 'x'", metadata={"tags": ["parameters"]}),
+        new_code_cell("secret_code_line = 1", outputs=[
+            new_output("stream", name="stderr", text="UserWarning: /home/alice/secret.log\n")]),
+        new_code_cell("report.verdict_table(x)", outputs=[
+            new_output("display_data", data={"text/html": table, "text/plain": "<HTML>"})]),
+        new_code_cell("report.summary(x)", outputs=[
+            new_output("display_data", data={"text/markdown": f"**{summary}**", "text/plain": "<Markdown>"})]),
+        new_code_cell("report.figure(x)", outputs=[
+            new_output("display_data", data={"image/png": base64.b64encode(PNG).decode()})]),
+    ]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_rendered_report_is_self_contained_code_hidden_and_escaped(tmp_path):
+    out = report.render_report(_executed_notebook(tmp_path / "05.ipynb"), tmp_path / "r" / "report.html")
+    html = out.read_text(encoding="utf-8")
+    assert report.offline_problems(html) == []
+    assert not EXTERNAL.search(html)
+    assert "require" not in html.lower().replace("required", "") and "mathjax" not in html.lower()
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    assert "secret_code_line" not in html and "run_dir = " not in html      # code hidden
+    assert "/home/alice/secret.log" not in html                               # stderr dropped
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
+    assert html.count('src="data:image/png;base64,') == 1
+    assert 'id="verdicts"' in html
+    assert not list(tmp_path.joinpath("r").glob(".*partial"))
+
+
+def test_render_report_refuses_to_write_a_report_that_would_call_out(tmp_path):
+    path = _executed_notebook(tmp_path / "05.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(new_code_cell("x", outputs=[new_output(
+        "display_data", data={"text/html": '<img src="https://tracker.example/p.png">'})]))
+    nbformat.write(nb, path)
+    with pytest.raises(report.ReportError, match="UnsafeReport.*tracker.example"):
+        report.render_report(path, tmp_path / "report.html")
+    assert not (tmp_path / "report.html").exists()
+
+
+# ---------------------------------------------------------------- execution
+
+
+def test_report_error_names_the_notebook_the_cell_and_the_saved_copy():
+    error = report.ReportError("03_validate.ipynb", 7, "KeyError", "'gaps'", exec_count=5,
+                               source="validated = pipeline.validate_step(run)\n",
+                               executed="/runs/x/notebooks/03_validate.ipynb")
+    assert isinstance(error, LogreconError)
+    text = str(error)
+    assert "03_validate.ipynb, cell 7 (In [5]): KeyError: 'gaps'" in text
+    assert "validated = pipeline.validate_step(run)" in text
+    assert "/runs/x/notebooks/03_validate.ipynb" in text
+
+
+def _notebook(path: Path, *sources: str) -> None:
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [new_code_cell('run_dir = "."\nlabel = "x"', metadata={"tags": ["parameters"]}),
+                *(new_code_cell(s) for s in sources)]
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def two_notebooks(tmp_path):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    _notebook(folder / "a.ipynb", "import pathlib", "pathlib.Path(run_dir, 'a.txt').write_text(label)")
+    _notebook(folder / "b.ipynb", "x = 1", "raise ValueError('boom at b')", "never = 1")
+    _notebook(folder / "c.ipynb", "pathlib = 1")
+    return folder
+
+
+def test_a_failing_cell_stops_the_run_names_it_and_leaves_the_failed_notebook(tmp_path, two_notebooks):
+    with pytest.raises(report.ReportError) as caught:
+        report.execute_notebooks(tmp_path / "run", {"label": "hello"}, progress=False,
+                                 notebooks=two_notebooks, names=["a.ipynb", "b.ipynb", "c.ipynb"])
+    error = caught.value
+    assert (error.notebook, error.ename, error.evalue) == ("b.ipynb", "ValueError", "boom at b")
+    assert "b.ipynb, cell" in str(error) and "raise ValueError('boom at b')" in str(error)
+    saved = nbformat.read(tmp_path / "run" / "notebooks" / "b.ipynb", as_version=4)
+    assert saved.cells[error.cell_index].outputs[-1]["ename"] == "ValueError"
+    assert (tmp_path / "run" / "a.txt").read_text() == "hello"          # a ran, with parameters
+    assert not (tmp_path / "run" / "notebooks" / "c.ipynb").exists()      # c never started
+
+
+def test_an_unknown_parameter_is_an_error_not_a_warning(tmp_path, two_notebooks):
+    from logrecon.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="gap_treshold.*known: label, run_dir"):
+        report.execute_notebooks(tmp_path / "run", {"gap_treshold": 5}, progress=False,
+                                 notebooks=two_notebooks, names=["a.ipynb"])
+
+
+def test_missing_notebooks_are_reported_with_where_they_were_looked_for(tmp_path):
+    with pytest.raises(report.ReportError, match="missing 01_ingest.ipynb"):
+        report.notebooks_dir(tmp_path)
+
+
+def test_the_committed_notebooks_are_found_beside_the_package():
+    folder = report.notebooks_dir()
+    assert sorted(p.name for p in folder.glob("*.ipynb")) == sorted(report.NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", report.NOTEBOOKS)
+def test_committed_notebooks_are_stripped_parameterized_and_thin(name):
+    """Outputs stripped, kernel python3, a literal-only `parameters` cell, no `def`, one
+    package call per code cell."""
+    nb = nbformat.read(report.notebooks_dir() / name, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code)
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    import ast
+    for statement in ast.parse(tagged[0].source).body:
+        assert isinstance(statement, ast.Assign)
+        ast.literal_eval(statement.value)                      # literals only
+    for cell in code:
+        if cell is tagged[0]:
+            continue
+        tree = ast.parse(cell.source)
+        assert not any(isinstance(n, (ast.FunctionDef, ast.Lambda, ast.ClassDef, ast.For,
+                                      ast.While)) for n in ast.walk(tree)), cell.source
+        assert len(tree.body) == 1, cell.source
+    assert nb.cells[0].cell_type == "markdown"
+    json.dumps(nb)                                             # plain JSON, nothing exotic
+
+
+def test_numbers_in_cells_are_formatted_for_reading():
+    html = report.html_table(pd.DataFrame({"n": [1234567], "x": [0.5], "t": [np.nan]})).data
+    assert ">1,234,567<" in html and ">0.50<" in html and "<td></td>" in html
