@@ -47,12 +47,19 @@ STATUSES = ("complete", "missing_start", "missing_stop", "clock_skew")
 # --------------------------------------------------------------------------- reading
 
 
+NUMERIC = frozenset({
+    "record", "start_record", "stop_record", "duplicate_of", "duplicate_of_record", "duration_ms",
+})
+
+
 def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    """The named columns of a CSV artifact as strings (nulls for empty fields)."""
+    """The named columns of a CSV artifact: `NUMERIC` ones as float64, the rest as strings
+    (nulls for empty fields), parsed by Arrow."""
     if not path.exists():
         raise InputError(str(path), "missing: evaluation needs this file")
     if path.stat().st_size == 0:
-        return pd.DataFrame({c: pd.Series([], dtype="str") for c in columns})
+        return pd.DataFrame({c: pd.Series([], dtype=float if c in NUMERIC else "str")
+                             for c in columns})
     with path.open("rb") as handle:
         header = handle.readline().decode("utf-8-sig").strip()
     present = [name.strip().strip('"') for name in header.split(",")]
@@ -63,7 +70,7 @@ def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
         path,
         convert_options=pacsv.ConvertOptions(
             include_columns=list(columns),
-            column_types={c: pa.string() for c in columns},
+            column_types={c: pa.float64() if c in NUMERIC else pa.string() for c in columns},
             strings_can_be_null=True,
             null_values=[""],
         ),
@@ -73,7 +80,9 @@ def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
 
 def _record_numbers(values: pd.Series) -> np.ndarray:
     """Record numbers as int64, -1 where empty."""
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan) \
+        if values.dtype == object or pd.api.types.is_string_dtype(values.dtype) \
+        else values.to_numpy(dtype=float, na_value=np.nan)
     return np.where(np.isnan(numbers), -1, numbers).astype(np.int64)
 
 

@@ -111,7 +111,7 @@ def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
         "service": pd.Categorical(service[kept]),
         "event_type": pd.Categorical(event_type[kept], categories=EVENT_TYPES),
         "latency_ms": latency[kept],
-        "session_id": session_id[kept].reset_index(drop=True),
+        "session_id": pd.Categorical(session_id[kept].reset_index(drop=True)),
         "source": pd.Categorical(records["source"][kept].reset_index(drop=True)),
         "record": records["record"].to_numpy()[kept].astype("int64"),
         "arrival": np.flatnonzero(kept).astype("int64"),

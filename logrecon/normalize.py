@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .config import NormalizeConfig
-from .schema import DUPLICATE_COLUMNS, Reason, Severity, StageResult, issues_frame, labels, nanoseconds
+from .schema import DUPLICATE_COLUMNS, Reason, Severity, StageResult, codes, issues_frame, labels, nanoseconds
 
 NS_PER_MS = 1_000_000
 
@@ -31,11 +31,9 @@ def _key_codes(column: pd.Series, name: str) -> np.ndarray:
     """Integers equal exactly when the normalized values are equal (nulls alike)."""
     if name == "timestamp":
         return nanoseconds(column)
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy().astype(np.int64)
     if column.dtype.kind == "f":
         return column.fillna(-1.0).to_numpy().view(np.int64)  # latencies are ≥ 0: -1 stands for none
-    return pd.factorize(column, use_na_sentinel=True)[0].astype(np.int64)
+    return codes(column)
 
 
 def _key_hash(events: pd.DataFrame, columns) -> np.ndarray:
@@ -43,7 +41,7 @@ def _key_hash(events: pd.DataFrame, columns) -> np.ndarray:
     combined = np.zeros(len(events), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for name in columns:
-            combined = _mix(combined ^ _mix(_key_codes(events[name], name)))
+            combined = _mix(combined ^ _key_codes(events[name], name).astype(np.uint64))
     return combined
 
 

@@ -121,3 +121,10 @@ def nanoseconds(column: pd.Series) -> np.ndarray:
 def utc_datetimes(ns: np.ndarray) -> pd.Series:
     """Epoch nanoseconds → a UTC datetime Series (no per-element objects)."""
     return pd.Series(pd.to_datetime(np.asarray(ns, dtype=np.int64), unit="ns", utc=True))
+
+
+def codes(column: pd.Series) -> np.ndarray:
+    """Integer codes, equal exactly where values are equal; -1 for missing (categorical or not)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy().astype(np.int64)
+    return pd.factorize(column, use_na_sentinel=True)[0].astype(np.int64)

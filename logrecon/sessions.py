@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .config import SessionsConfig
-from .schema import SESSION_COLUMNS, Severity, StageResult, issues_frame, nanoseconds
+from .schema import SESSION_COLUMNS, Severity, StageResult, codes, issues_frame, nanoseconds
 
 NS_PER_MS = 1_000_000
 LATENCY_TOLERANCE_MS = 1.0           # a START this close to stop − latency is a latency match
@@ -247,7 +247,7 @@ def sessions(events: pd.DataFrame, cfg: SessionsConfig) -> StageResult:
     frames = []
     keyed = bounds[has_id]
     if len(keyed):
-        sid_codes = pd.factorize(events["session_id"])[0][keyed]
+        sid_codes = codes(events["session_id"])[keyed]
         key = events["service"].cat.codes.to_numpy()[keyed].astype(np.int64) * (len(keyed) + 1) + sid_codes
         pairing, skew_start, skew_stop = _split_clock_skew(events, keyed, key, pair_fifo(key, is_start[has_id]))
         frames.append(_pairing_frames(events, keyed, pairing, "keyed-fifo"))
@@ -362,7 +362,7 @@ def _errors_per_session(table: pd.DataFrame, events) -> np.ndarray:
     if not is_error.any() or owners.empty:
         return counts
     # One integer per (service, session_id), shared by errors and sessions.
-    key = pd.factorize(events["session_id"])[0].astype(np.int64) * len(events["service"].cat.categories) \
+    key = codes(events["session_id"]) * len(events["service"].cat.categories) \
         + events["service"].cat.codes.to_numpy()
     ns = nanoseconds(events["timestamp"])
     left = pd.DataFrame({"key": key[is_error], "t": ns[is_error]}).sort_values("t", kind="stable")

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .config import ValidateConfig
 from .schema import CHECK_COLUMNS, GAP_COLUMNS, StageResult, labels, nanoseconds, utc_datetimes
+from .schema import codes as session_codes
 
 NS_PER_S = 1_000_000_000
 ALL = "ALL"
@@ -102,7 +103,7 @@ def _sequence_checks(keyed: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["keys", "unbalanced_keys", "keyed_events", "out_of_turn"])
     is_start = (keyed["event_type"] == "START").to_numpy()
     service_codes = keyed["service"].cat.codes.to_numpy().astype(np.int64)
-    codes = pd.factorize(pd.factorize(keyed["session_id"])[0] * (service_codes.max() + 1) + service_codes)[0]
+    codes = pd.factorize(session_codes(keyed["session_id"]) * (service_codes.max() + 1) + service_codes)[0]
     balance = pd.Series(np.where(is_start, 1, -1)).groupby(codes).sum()
     service_names = labels(keyed["service"])
     key_service = pd.Series(service_names).groupby(codes).first()
