@@ -175,7 +175,8 @@ def ingest_step(run: RunContext) -> StageResult:
     result = ingest(records, run.config.ingest)
     run.state["inputs"] = [
         {"path": str(path), "sha256": digest, "records": int(len(read.records)) + read.skipped,
-         "skipped": read.skipped, "file_issues": list(read.file_issues)}
+         "skipped": read.skipped, "skipped_by_reason": dict(read.skipped_by_reason),
+         "file_issues": list(read.file_issues)}
         for path, digest, read in zip(paths, digests, reads)
     ]
     run.put("events", result.frame)

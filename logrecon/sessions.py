@@ -40,14 +40,19 @@ def _walk(key: np.ndarray, is_start: np.ndarray):
     """For events sorted by (key, time): clamped open-count walk per key.
 
     Returns (depth_before, unmatched_stop): the number of open STARTs just before each event,
-    and whether a STOP found nothing open. Raw cumsum C; the clamped walk is C − min(0, cummin C).
+    and whether a STOP found nothing open. Raw per-key cumsum C; the clamped walk is
+    C − min(0, cummin C). Per-key scans without groupby: C is the global cumsum minus its value
+    at the key's first event, and cummin runs on C − group·BIG so earlier keys never win.
     """
+    n = len(key)
     step = np.where(is_start, 1, -1).astype(np.int64)
-    groups = pd.Series(step).groupby(key, sort=False)
-    total = groups.cumsum().to_numpy()
-    floor = np.minimum(pd.Series(total).groupby(key, sort=False).cummin().to_numpy(), 0)
-    first = np.ones(len(key), dtype=bool)
+    first = np.ones(n, dtype=bool)
     first[1:] = key[1:] != key[:-1]
+    group = np.cumsum(first) - 1
+    running = np.cumsum(step)
+    total = running - (running - step)[first][group]
+    big = 2 * n + 2
+    floor = np.minimum(np.minimum.accumulate(total - group * big) + group * big, 0)
     previous_floor = np.where(first, 0, np.roll(floor, 1))
     unmatched_stop = ~is_start & (floor < previous_floor)
     depth_after = total - floor
@@ -350,7 +355,9 @@ def _finish(table: pd.DataFrame, events, cfg: SessionsConfig) -> pd.DataFrame:
     table["errors"] = _errors_per_session(table, events)
     table["events"] = (table["_start_pos"] >= 0).astype(int) + (table["_stop_pos"] >= 0).astype(int) + table["errors"]
     first = np.where(table["_start_pos"] >= 0, table["_start_pos"], table["_stop_pos"])
-    table = table.iloc[np.lexsort((first, table["service"].astype(str).to_numpy()))].reset_index(drop=True)
+    service_order = table["service"].cat.codes.to_numpy() if isinstance(table["service"].dtype, pd.CategoricalDtype) \
+        else pd.factorize(table["service"], sort=True)[0]  # categories are sorted: codes sort by name
+    table = table.iloc[np.lexsort((first, service_order))].reset_index(drop=True)
     return table.loc[:, list(SESSION_COLUMNS) + ["_start_pos", "_stop_pos"]]
 
 

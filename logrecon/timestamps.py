@@ -287,7 +287,6 @@ def parse_timestamps(values: pd.Series, *, timestamp_format: str | None = None, 
             text_ns[ok] = parsed[ok].astype("int64")
             text_naive = fmt_naive & ok
             text_reason[~ok & ~empty] = Reason.INVALID_TIMESTAMP
-            digits = 9 if "%f" in timestamp_format else 0
         else:
             fixed = _parse_fixed_width(text)
             if fixed is not None:

@@ -425,7 +425,7 @@ def test_openstack_profile_on_fixture():
 def test_spark_profile_on_fixture():
     result = read_input(LOGS / "spark_tiny.log", load_profile("spark"))
     out = result.records
-    assert result.skipped == 2 and result.skipped_by_reason == {"no_pattern_match": 1}
+    assert result.skipped == 2 and result.skipped_by_reason == {"no_pattern_match": 1, "no_rule_match": 1}
     assert counts(out) == {"START": 3, "STOP": 2}
     assert out["session_id"].tolist() == ["7", "8", "8", "7", "9"]
     assert (out["service"] == "spark-executor").all()

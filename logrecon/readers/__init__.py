@@ -93,8 +93,11 @@ def read_input(path: Path, profile: "Profile | None" = None) -> ReadResult:
     result = READERS[fmt](path, profile)
     if profile is None or result.records.empty and not len(result.records.columns):
         return result
-    records, skipped = profile.apply(result.records)
-    return ReadResult(records, result.file_issues, result.skipped + skipped, result.skipped_by_reason)
+    mapped = profile.map_records(result.records)
+    reasons = dict(result.skipped_by_reason)
+    for reason, count in mapped.skipped_by_reason.items():
+        reasons[reason] = reasons.get(reason, 0) + count
+    return ReadResult(mapped.records, result.file_issues, result.skipped + mapped.skipped, reasons)
 
 
 from . import csv, jsonl  # noqa: E402,F401  (register the built-in readers)
