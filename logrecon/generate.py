@@ -11,6 +11,9 @@ The simulation (all vectorized; no Python loop per row):
 * Service `s` has a median session duration drawn log-uniform in 1-30 s; durations are
   lognormal around it (sigma 0.75). Sessions start as a Poisson process whose rate is chosen so
   that `concurrency` sessions are open at once on average (Little's law), for every service.
+  All services span the same time (1M rows ~ 3.5 h). The log ends where a service's starts end:
+  the sessions still open then stop within one median duration, so no lone long session
+  leaves a false gap at the end.
 * Times are integer milliseconds, unique per service (a tie is pushed 1 ms later before any
   duration is taken), so two distinct records never share their canonical values: every
   duplicate in the file is an injected one, also without session ids.
@@ -19,7 +22,8 @@ The simulation (all vectorized; no Python loop per row):
   strictly between their session's START and STOP and carry its session id.
 * Outages: a service pauses for a window (default 2-15 min) in which it logs nothing at all;
   sessions in flight resume after it, so their durations include the pause (labelled
-  `outage_overlap` in the truth sessions).
+  `outage_overlap` in the truth sessions). `FaultRates.outage` is per service per hour of log
+  time; each service gets floor(expected) outages plus one with the remaining probability.
 
 Faults (per `FaultRates`): per session at most one "end fault" (START or STOP dropped, a
 timestamp fault on START or STOP, or clock skew), so each true session keeps at least one
@@ -27,6 +31,9 @@ record and has one expected status; timestamp faults also hit ERROR records. Dup
 exact copies of clean records arriving 1 ms-60 s after their original. Late records keep their
 true timestamp but arrive 1 s-`max_lateness_ms` later (and always after a later-timestamped
 event of their service). A clock-skewed STOP is logged 1 ms-`max_skew_ms` before its START.
+Timestamp faults: missing = empty field; corrupt = half garbage (`not-a-timestamp`, …), half
+impossible dates (`2025-13-45T…`, `2025-02-30T…`, `…T25:61:…`); out of range = well-formed
+`1970-01-01T00:00:00.000Z` or the true time with its year set to 1968 or 2152.
 
 Truth semantics (what a perfect reconstruction reports): `late` is set exactly on the records
 whose lateness, measured as DESIGN defines it on the written file, is > 0; `expected_status` is
@@ -38,10 +45,10 @@ START, so there it is `missing_start`), otherwise `complete`.
 from __future__ import annotations
 
 import functools
-from concurrent.futures import ThreadPoolExecutor
 import json
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -704,9 +711,9 @@ def generate(
         "counts": {
             "records": int(total),
             "sessions": int(n),
-            "duplicates": int(len(originals)),
+            "duplicates": len(originals),
             "late": int(is_late.sum()),
-            "outages": int(len(o_svc)),
+            "outages": len(o_svc),
             **{name: int((f_tsf == code).sum())
                for code, name in enumerate(TIMESTAMP_FAULTS, start=1)},
         },
