@@ -93,32 +93,32 @@ def _per_service_counts(events: pd.DataFrame, duplicates: pd.DataFrame, quaranti
         pd.Series([], dtype="str")
     counts["quarantined"] = raw_service.value_counts().reindex(counts.index, fill_value=0)
     keyed = events[events["session_id"].notna() & events["event_type"].isin(["START", "STOP"])]
-    counts = counts.join(_sequence_checks(keyed))
+    counts = counts.join(_sequence_checks(keyed)) if len(keyed) else counts.assign(
+        keys=0, unbalanced_keys=0, keyed_events=0, out_of_turn=0)
     return counts.fillna(0)
 
 
 def _sequence_checks(keyed: pd.DataFrame) -> pd.DataFrame:
     """Per service: keys whose STARTs and STOPs do not balance; events out of START/STOP turn."""
-    if keyed.empty:
-        return pd.DataFrame(columns=["keys", "unbalanced_keys", "keyed_events", "out_of_turn"])
+    names = keyed["service"].cat.categories.astype(str)
+    service = keyed["service"].cat.codes.to_numpy().astype(np.int64)
     is_start = (keyed["event_type"] == "START").to_numpy()
-    service_codes = keyed["service"].cat.codes.to_numpy().astype(np.int64)
-    codes = pd.factorize(session_codes(keyed["session_id"]) * (service_codes.max() + 1) + service_codes)[0]
-    balance = pd.Series(np.where(is_start, 1, -1)).groupby(codes).sum()
-    service_names = labels(keyed["service"])
-    key_service = pd.Series(service_names).groupby(codes).first()
-    order = np.argsort(codes, kind="stable")
-    c, s = codes[order], is_start[order]
-    same_key = np.r_[False, c[1:] == c[:-1]]
+    key = pd.factorize(session_codes(keyed["session_id"]) * (len(names) + 1) + service)[0]
+    balance = np.bincount(key, weights=np.where(is_start, 1, -1), minlength=key.max() + 1 if len(key) else 0)
+    key_service = np.zeros(len(balance), dtype=np.int64)
+    key_service[key] = service
+    order = np.argsort(key, kind="stable")
+    k, s = key[order], is_start[order]
+    same_key = np.r_[False, k[1:] == k[:-1]]
     previous_start = np.r_[False, s[:-1]]
     out_of_turn = np.where(same_key, s == previous_start, ~s)  # a key must open with START, then alternate
-    service_sorted = service_names[order]
+    per_service = lambda values, weights=None: np.bincount(values, weights, minlength=len(names))  # noqa: E731
     return pd.DataFrame({
-        "keys": key_service.value_counts(),
-        "unbalanced_keys": key_service[balance != 0].value_counts(),
-        "keyed_events": pd.Series(service_sorted).value_counts(),
-        "out_of_turn": pd.Series(service_sorted[out_of_turn]).value_counts(),
-    })
+        "keys": per_service(key_service),
+        "unbalanced_keys": per_service(key_service[balance != 0]),
+        "keyed_events": per_service(service),
+        "out_of_turn": per_service(service[order][out_of_turn]),
+    }, index=names)
 
 
 def validate(events: pd.DataFrame, duplicates: pd.DataFrame, quarantine: pd.DataFrame,
