@@ -10,6 +10,8 @@ Reads config: IngestConfig. Emits issues: invalid_latency.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -24,10 +26,15 @@ LATENCY_PATTERN = r"^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 
 
 def _text(values: pd.Series) -> pd.Series:
-    """Trimmed text; null stays null; JSON numbers become their text, booleans their JSON text."""
+    """Trimmed text; null stays null; JSON numbers become their text, booleans, objects and
+    arrays their JSON text."""
     if values.dtype == object:
         kinds = values.map(type)
-        values = values.where(kinds != bool, values.map({True: "true", False: "false"}))
+        as_json = kinds.isin((bool, np.bool_, dict, list)).to_numpy()
+        if as_json.any():  # unhashable values: no dict lookup, one JSON dump each (rare, wrong-typed)
+            values = values.copy()
+            values[as_json] = [json.dumps(bool(v) if isinstance(v, np.bool_) else v, default=str, ensure_ascii=False)
+                               for v in values[as_json]]
         values = values.astype("str")
     elif not isinstance(values.dtype, pd.StringDtype):
         values = values.astype("str")
