@@ -36,7 +36,6 @@ from IPython.display import HTML, Markdown
 import logrecon
 
 from .errors import ConfigError, LogreconError
-from .plots import ALL_SERVICE, PLOT_FILES
 
 NOTEBOOKS = (
     "01_ingest.ipynb",
@@ -47,12 +46,16 @@ NOTEBOOKS = (
 )
 REPORT_NOTEBOOK = NOTEBOOKS[-1]
 KERNEL_NAME = "python3"
-KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]   # no kernel start-up chatter on the CLI
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]   # no kernel start/stop chatter on the CLI
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "logrecon_report"
 REPORT_TITLE = "logrecon reliability report"
+ALL_SERVICE = "ALL"                # the overall row of reliability_metrics
+FIGURES = ("event_volume", "errors_by_service", "latency_distribution", "session_durations",
+           "data_quality")        # plots.PLOT_FILES, in report order (plots is imported lazily:
+                                   # seaborn costs a second per notebook kernel)
 TOP_ROWS = 15                      # rows a table shows before "… N more in <file>"
-CELL_CHARS = 120                   # a log string in a table cell is cut to this many characters
+CELL_CHARS = 240                   # a log string in a table cell is cut to this many characters
 TIME_COLUMNS = ("timestamp", "start_time", "stop_time", "gap_start", "gap_end")
 VERDICT_ORDER = {"unreliable": 0, "degraded": 1, "healthy": 2}
 STATUS_ORDER = {"fail": 0, "warn": 1, "ok": 2}
@@ -211,6 +214,8 @@ FIGURE_CAPTIONS = {
 
 def figure(run: RunArtifacts | str | os.PathLike, name: str) -> HTML:
     """One diagnostic PNG of the run, embedded (base64) with a caption saying what to look for."""
+    from .plots import PLOT_FILES
+
     if name not in PLOT_FILES:
         raise ValueError(f"unknown figure {name!r}; known: {', '.join(PLOT_FILES)}")
     run_dir = run.run_dir if isinstance(run, RunArtifacts) else Path(run)
@@ -293,8 +298,7 @@ def load_run(run_dir: str | os.PathLike) -> RunArtifacts:
         checks=_read_csv(run_dir / "validation_report.csv"),
         gaps=_read_csv(run_dir / "gaps.csv"),
         sessions=_read_csv(run_dir / "reconstructed_sessions.csv",
-                           ("service", "session_id", "status", "start_time", "stop_time",
-                            "duration_ms", "start_inferred")),
+                           ("service", "status", "duration_ms")),
         manifest=manifest,
     )
 
@@ -561,7 +565,7 @@ def sessions_summary(sessions: Any) -> Markdown:
                          f"{p95:,.1f} ms at p95.")
     strategy = stats.get("unkeyed_strategy")
     if isinstance(strategy, Mapping) and strategy:
-        chosen = "; ".join(f"{escape_markdown(k, 40)}: {escape_markdown(v, 80)}"
+        chosen = "; ".join(f"{escape_markdown(k, 40)}: {_strategy_text(v)}"
                            for k, v in list(strategy.items())[:8])
         lines.append(f"- Services without session ids were paired by: {chosen}.")
     elif strategy:
@@ -570,6 +574,14 @@ def sessions_summary(sessions: Any) -> Markdown:
                  "or `clock_skew` (a STOP stamped before its START: a clock problem). Orphans "
                  "are kept as rows, never dropped.")
     return Markdown("\n".join(lines))
+
+
+def _strategy_text(choice: Any) -> str:
+    """`fifo` or `fifo (why)` from a strategy or a (strategy, reason) pair, escaped."""
+    if isinstance(choice, (list, tuple)) and choice:
+        name = _code(choice[0])
+        return f"{name} ({escape_markdown(choice[1], 160)})" if len(choice) > 1 else name
+    return _code(choice, 80)
 
 
 def sessions_by_status(sessions: Any, n: int = TOP_ROWS) -> HTML:

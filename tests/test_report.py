@@ -332,3 +332,11 @@ def test_committed_notebooks_are_stripped_parameterized_and_thin(name):
 def test_numbers_in_cells_are_formatted_for_reading():
     html = report.html_table(pd.DataFrame({"n": [1234567], "x": [0.5], "t": [np.nan]})).data
     assert ">1,234,567<" in html and ">0.50<" in html and "<td></td>" in html
+
+
+def test_the_report_knows_every_figure_plots_writes():
+    from logrecon import plots
+
+    assert report.FIGURES == tuple(plots.PLOT_FILES)
+    assert set(report.FIGURE_CAPTIONS) == set(plots.PLOT_FILES)
+    assert report.ALL_SERVICE == plots.ALL_SERVICE
