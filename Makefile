@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/logrecon generate --out data/demo --rows 20000 --seed 7
+	$(BIN)/logrecon generate --out data/demo --rows 20000 --seed 7 --outage-rate 30 --outage-min-s 90 --outage-max-s 180
 	$(BIN)/logrecon run data/demo/logs.csv --out reports/demo --truth data/demo/truth
 	@echo "Results: reports/demo/ (open reports/demo/report.html)"
 

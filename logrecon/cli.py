@@ -155,10 +155,10 @@ def command_run(args) -> int:
 
 
 def command_generate(args) -> int:
-    from .generate import from_cli_args, generate, write_generated
-    rows, seed, services, session_ids, rates = from_cli_args(args)
-    written = write_generated(args.out, generate(rows, seed, services=services, session_ids=session_ids, rates=rates))
-    print(f"logrecon: generated {rows} rows: {written.get('logs', args.out)} (truth in {args.out / 'truth'})")
+    from .generate import cli_generate_kwargs, generate, write_generated
+    options = cli_generate_kwargs(args)
+    written = write_generated(args.out, generate(**options))
+    print(f"logrecon: generated {options['rows']} rows: {written['logs']} (truth in {args.out / 'truth'})")
     return 0
 
 

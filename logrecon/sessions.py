@@ -20,8 +20,9 @@ from .config import SessionsConfig
 from .schema import SESSION_COLUMNS, Severity, StageResult, codes, issues_frame, nanoseconds
 
 NS_PER_MS = 1_000_000
-LATENCY_TOLERANCE_MS = 1.0           # a START this close to stop − latency is a latency match
-AUTO_LATENCY_MIN_SHARE = 0.5         # auto picks `latency` when this share of STOPs land on a START
+LATENCY_TOLERANCE_MS = 1.0           # the least distance from stop − latency a match may have
+AUTO_LATENCY_MIN_SHARE = 0.5         # auto considers `latency` when this share of STOPs carry one
+AUTO_LATENCY_MAX_RATIO = 0.1         # … and stop − latency lands this close to a START (× START spacing)
 START, STOP, ERROR = 0, 1, 2         # event_type category codes (schema.EVENT_TYPES order)
 
 
@@ -114,49 +115,77 @@ def _rank_within(sorted_key: np.ndarray) -> np.ndarray:
     return np.arange(n) - run_start
 
 
-def pair_latency(ns: np.ndarray, is_start: np.ndarray, latency_ms: np.ndarray,
-                 tolerance_ms: float = LATENCY_TOLERANCE_MS) -> Pairing:
-    """One service's unkeyed stream: a STOP whose latency reports the session duration is matched
-    to the open START nearest `stop − latency`.
+def _claim_rounds(start_ns: np.ndarray, expected: np.ndarray, stop_ns: np.ndarray,
+                  tolerance_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Global nearest matching of STOPs (by expected start) to STARTs, closest claim first.
 
-    Conflicts are resolved globally, closest claim first: each round every unmatched STOP claims
-    its nearest free START within tolerance, each START goes to its closest claimant, and the rest
-    try again (a handful of vectorized rounds, not a loop per event). What is left is paired FIFO.
+    Each round every unmatched STOP claims its nearest free START that is not after the STOP and
+    lies within its tolerance; each START goes to its closest claimant; the others try again.
+    A handful of vectorized rounds, not a loop per event. Returns (partner or -1, distance).
     """
-    starts = np.flatnonzero(is_start)
-    stops = np.flatnonzero(~is_start & ~np.isnan(latency_ms))
-    start_ns = ns[starts]                       # sorted: events are in time order
-    expected = ns[stops] - np.round(latency_ms[stops] * NS_PER_MS).astype(np.int64)
-    tolerance = np.maximum(tolerance_ms * NS_PER_MS, 1e-3 * latency_ms[stops] * NS_PER_MS)
-    crowd = (np.searchsorted(start_ns, expected + tolerance, side="right")
-             - np.searchsorted(start_ns, expected - tolerance, side="left"))
-    free = np.ones(len(starts), dtype=bool)
-    partner = np.full(len(stops), -1, dtype=np.int64)
-    for _ in range(16):
+    free = np.ones(len(start_ns), dtype=bool)
+    partner = np.full(len(expected), -1, dtype=np.int64)
+    distance = np.full(len(expected), np.inf)
+    for _ in range(24):
         waiting = np.flatnonzero(partner < 0)
         if not len(waiting) or not free.any():
             break
         free_idx = np.flatnonzero(free)
         free_ns = start_ns[free_idx]
-        at = np.searchsorted(free_ns, expected[waiting])
+        want = expected[waiting]
+        # Nearest free START among those not after the STOP: the left neighbour of min(want, stop).
+        at = np.searchsorted(free_ns, want)
         left = np.clip(at - 1, 0, len(free_idx) - 1)
         right = np.clip(at, 0, len(free_idx) - 1)
-        pick = np.where(np.abs(free_ns[left] - expected[waiting]) <= np.abs(free_ns[right] - expected[waiting]),
-                        left, right)
-        distance = np.abs(free_ns[pick] - expected[waiting])
-        candidate = free_idx[pick]
-        ok = (distance <= tolerance[waiting]) & (start_ns[candidate] <= ns[stops[waiting]])
+        right_ok = free_ns[right] <= stop_ns[waiting]
+        use_right = right_ok & (np.abs(free_ns[right] - want) < np.abs(free_ns[left] - want))
+        pick = np.where(use_right, right, left)
+        gap = np.abs(free_ns[pick] - want)
+        ok = (gap <= tolerance_ns[waiting]) & (free_ns[pick] <= stop_ns[waiting])
         if not ok.any():
             break
-        claims = pd.DataFrame({"stop": waiting[ok], "start": candidate[ok], "distance": distance[ok]})
-        winners = claims.sort_values(["distance", "stop"], kind="stable").drop_duplicates("start")
+        claims = pd.DataFrame({"stop": waiting[ok], "start": free_idx[pick[ok]], "gap": gap[ok]})
+        winners = claims.sort_values(["gap", "stop"], kind="stable").drop_duplicates("start")
         partner[winners["stop"].to_numpy()] = winners["start"].to_numpy()
+        distance[winners["stop"].to_numpy()] = winners["gap"].to_numpy()
         free[winners["start"].to_numpy()] = False
+    return partner, distance
+
+
+def latency_tolerance_ns(start_ns: np.ndarray, expected: np.ndarray, stop_ns: np.ndarray) -> float:
+    """How far a START may lie from `stop − latency` and still be this STOP's START.
+
+    Learned from the data: match with no limit, then allow 4 × the 90th percentile of the
+    distances found (at least 1 ms). Right matches sit within the logging jitter; a STOP whose
+    START is missing lands on a stranger much further away, and is left alone.
+    """
+    _, distance = _claim_rounds(start_ns, expected, stop_ns, np.full(len(expected), np.inf))
+    found = distance[np.isfinite(distance)]
+    spread = float(np.quantile(found, 0.9)) if len(found) else 0.0
+    return max(LATENCY_TOLERANCE_MS * NS_PER_MS, 4 * spread)
+
+
+def pair_latency(ns: np.ndarray, is_start: np.ndarray, latency_ms: np.ndarray,
+                 tolerance_ms: float | None = None) -> Pairing:
+    """One service's unkeyed stream: a STOP whose latency reports the session duration is matched
+    to the open START nearest `stop − latency`, conflicts resolved globally (closest claim first).
+
+    `tolerance_ms`: how far off a START may be; None learns it from the data (latency_tolerance_ns).
+    What the latencies cannot place: a STOP with a latency but no START in reach stays alone
+    (its START is missing); STOPs without a latency pair FIFO with the STARTs left over.
+    """
+    starts = np.flatnonzero(is_start)
+    stops = np.flatnonzero(~is_start & ~np.isnan(latency_ms))
+    start_ns = ns[starts]                       # sorted: events are in time order
+    expected = ns[stops] - np.round(latency_ms[stops] * NS_PER_MS).astype(np.int64)
+    tolerance = latency_tolerance_ns(start_ns, expected, ns[stops]) if tolerance_ms is None \
+        else tolerance_ms * NS_PER_MS
+    partner, _ = _claim_rounds(start_ns, expected, ns[stops], np.full(len(stops), float(tolerance)))
+    crowd = (np.searchsorted(start_ns, expected + tolerance, side="right")
+             - np.searchsorted(start_ns, expected - tolerance, side="left"))
     matched = partner >= 0
     pairs_start, pairs_stop = starts[partner[matched]], stops[matched]
     confidence = 1.0 / np.maximum(crowd[matched], 1)
-    # A STOP whose latency lands on no START is evidence that its START is missing: it stays
-    # alone. STOPs without a latency pair FIFO with the STARTs the latencies left over.
     unplaced = stops[~matched]
     rest = is_start | np.isnan(latency_ms)
     rest[pairs_start] = False
@@ -173,22 +202,32 @@ def pair_latency(ns: np.ndarray, is_start: np.ndarray, latency_ms: np.ndarray,
 
 
 def choose_strategy(ns: np.ndarray, is_start: np.ndarray, latency_ms: np.ndarray) -> tuple[str, str]:
-    """`auto`: latency when most STOPs' latencies land on a START, else fifo; with the reason."""
+    """`auto`: latency when STOPs' latencies point at STARTs far more precisely than chance, else fifo.
+
+    For each STOP with a latency, the distance from `stop − latency` to the nearest START is
+    compared with the typical spacing between STARTs: if latencies carry the duration, the
+    median distance is a small fraction of that spacing; if they do not, it is about a quarter.
+    """
     stops = ~is_start
     n_stops = int(stops.sum())
-    if n_stops == 0:
-        return "fifo", "no STOP events"
-    with_latency = stops & ~np.isnan(latency_ms)
     start_ns = ns[is_start]
+    with_latency = stops & ~np.isnan(latency_ms)
+    if n_stops == 0 or len(start_ns) < 2:
+        return "fifo", "too few STARTs and STOPs to judge latencies"
+    share = with_latency.sum() / n_stops
+    if share < AUTO_LATENCY_MIN_SHARE:
+        return "fifo", f"only {share:.0%} of STOPs carry a latency; first-in-first-out is the unbiased default"
     expected = ns[with_latency] - np.round(latency_ms[with_latency] * NS_PER_MS).astype(np.int64)
-    at = np.searchsorted(start_ns, expected - LATENCY_TOLERANCE_MS * NS_PER_MS, side="left")
-    hit = (at < len(start_ns)) & (np.take(start_ns, np.minimum(at, max(len(start_ns) - 1, 0)), mode="clip")
-                                 <= expected + LATENCY_TOLERANCE_MS * NS_PER_MS) if len(start_ns) else np.zeros(0, bool)
-    share = float(hit.sum()) / n_stops
-    if share >= AUTO_LATENCY_MIN_SHARE:
-        return "latency", f"{share:.0%} of STOPs carry a latency that lands on a START (stop − latency)"
-    return "fifo", (f"only {share:.0%} of STOPs carry a latency that lands on a START; "
-                    "first-in-first-out is the unbiased default")
+    at = np.clip(np.searchsorted(start_ns, expected), 1, len(start_ns) - 1)
+    nearest = np.minimum(np.abs(start_ns[at] - expected), np.abs(start_ns[at - 1] - expected))
+    spacing = float(np.median(np.diff(start_ns))) or 1.0
+    offset = float(np.median(nearest))
+    ratio = offset / spacing
+    detail = (f"median distance from stop − latency to the nearest START is {offset / NS_PER_MS:.3g} ms, "
+              f"against {spacing / NS_PER_MS:.3g} ms between STARTs")
+    if ratio <= AUTO_LATENCY_MAX_RATIO:
+        return "latency", f"latencies report durations: {detail}"
+    return "fifo", f"latencies do not point at STARTs ({detail}); first-in-first-out is the unbiased default"
 
 
 STRATEGIES = {"fifo": pair_fifo, "lifo": pair_lifo}
