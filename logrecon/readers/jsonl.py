@@ -56,10 +56,11 @@ def _parse_line(text: str):
 def _read_exact(path: Path) -> pd.DataFrame:
     """Line-by-line parse (not the hot path: only files pyarrow cannot take whole)."""
     text = read_bytes(path).decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
-    lines = [line for line in text.splitlines() if line.strip()]
+    # Only "\n" ends a line (JSON Lines); str.splitlines would also split at U+2028, \x0c, \x1c…
+    lines = [line.removesuffix("\r") for line in text.split("\n") if line.strip()]
     parsed = [_parse_line(line) for line in lines]
     objects = [obj if obj is not None else {} for obj, _ in parsed]
-    frame = pd.DataFrame.from_records(objects) if objects else pd.DataFrame()
+    frame = pd.DataFrame.from_records(objects, index=pd.RangeIndex(len(objects)))  # all-{} rows still count
     frame = frame.astype(object).where(frame.notna(), None) if len(frame.columns) else frame
     problems = [problem for _, problem in parsed]
     frame["malformed"] = pd.Series(problems, dtype="str", index=frame.index) if len(lines) else pd.Series([], dtype="str")
