@@ -9,6 +9,7 @@ beside an ISO string) keep their raw values for ingest to judge.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from . import ReadResult, empty_records, register
 from .text import is_blank, is_gzip, read_bytes
 
 TEXT_FIELDS = ("timestamp", "service", "event_type", "session_id")
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def _read_fast(path: Path) -> pd.DataFrame | None:
@@ -50,6 +52,11 @@ def _parse_line(text: str):
         return None, "broken JSON: nested too deeply"
     if not isinstance(value, dict):
         return None, f"a JSON {type(value).__name__}, not an object"
+    if SURROGATE_ESCAPE.search(text):  # "\ud800" is valid JSON syntax but not text: unpaired halves can't be written
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except (UnicodeEncodeError, RecursionError):
+            return None, "a string with an unpaired UTF-16 surrogate (not valid Unicode)"
     return value, None
 
 
