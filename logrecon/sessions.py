@@ -22,7 +22,8 @@ from .schema import SESSION_COLUMNS, Severity, StageResult, codes, issues_frame,
 NS_PER_MS = 1_000_000
 LATENCY_TOLERANCE_MS = 1.0           # the least distance from stop − latency a match may have
 AUTO_LATENCY_MIN_SHARE = 0.5         # auto considers `latency` when this share of STOPs carry one
-AUTO_LATENCY_MAX_RATIO = 0.1         # … and stop − latency lands this close to a START (× START spacing)
+AUTO_LATENCY_MAX_RATIO = 0.25        # … and stop − latency lands this close to a START (× START spacing;
+                                     # latencies unrelated to durations land ~0.35 × spacing away)
 START, STOP, ERROR = 0, 1, 2         # event_type category codes (schema.EVENT_TYPES order)
 
 
@@ -183,13 +184,17 @@ def pair_latency(ns: np.ndarray, is_start: np.ndarray, latency_ms: np.ndarray,
     partner, _ = _claim_rounds(start_ns, expected, ns[stops], np.full(len(stops), float(tolerance)))
     crowd = (np.searchsorted(start_ns, expected + tolerance, side="right")
              - np.searchsorted(start_ns, expected - tolerance, side="left"))
-    matched = partner >= 0
-    pairs_start, pairs_stop = starts[partner[matched]], stops[matched]
-    confidence = 1.0 / np.maximum(crowd[matched], 1)
-    unplaced = stops[~matched]
+    matched = np.flatnonzero(partner >= 0)
+    # Greedy claims can cross; for the same STARTs and STOPs, pairing them in order (earliest
+    # START with the earliest expected start) minimises the squared error: uncross them all.
+    by_expected = matched[np.argsort(expected[matched], kind="stable")]
+    in_order = np.sort(partner[matched])
+    feasible = start_ns[in_order] <= ns[stops[by_expected]]
+    pairs_start, pairs_stop = starts[in_order[feasible]], stops[by_expected[feasible]]
+    confidence = 1.0 / np.maximum(crowd[by_expected[feasible]], 1)
+    unplaced = np.sort(np.concatenate([stops[partner < 0], stops[by_expected[~feasible]]]))
     rest = is_start | np.isnan(latency_ms)
     rest[pairs_start] = False
-    rest[pairs_stop] = False
     rest_idx = np.flatnonzero(rest)
     fallback = pair_fifo(np.zeros(len(rest_idx), dtype=np.int64), is_start[rest_idx])
     return Pairing(
