@@ -23,7 +23,6 @@ import html
 import json
 import os
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -736,6 +735,26 @@ def row_accounting_table(run: RunArtifacts | Mapping) -> HTML:
     return html_table(table, caption=caption, limit=None, table_id="row-accounting")
 
 
+def evaluation(run_dir: str | os.PathLike, truth: str | os.PathLike | None) -> HTML:
+    """With a `logrecon generate` truth directory: score the run (writes evaluation.csv) and
+    show the overall scores; without one, nothing (an empty output)."""
+    if truth is None:
+        return HTML("")
+    from .evaluate import summary, write_evaluation
+
+    path = write_evaluation(run_dir, truth)
+    frame = _read_csv(path)
+    overall = frame[frame["kind"].astype("str") == "all"] if len(frame) else frame
+    if "value" in overall:
+        overall = overall.assign(value=overall["value"].map(_short_number))
+    table = html_table(overall, caption="Scores against the ground truth (kind = all)",
+                       limit=None, table_id="evaluation").data
+    more = len(frame) - len(overall)
+    note = f"<p><em>{more:,} more rows per fault kind in evaluation.csv</em></p>" if more else ""
+    return HTML(f'<h2 id="evaluation-heading">Scored against the ground truth</h2>'
+                f"<p>{escape_html(summary(frame))}</p>{table}{note}")
+
+
 def run_summary(run: RunArtifacts | Mapping) -> Markdown:
     """Provenance: inputs with their sha256, the parameters that matter, versions, timings."""
     manifest = run.manifest if isinstance(run, RunArtifacts) else run
@@ -801,7 +820,9 @@ def execute_notebooks(run_dir: str | os.PathLike, parameters: Mapping[str, Any],
     """Run the notebooks in order with papermill into `run_dir/notebooks/`; return their paths.
 
     `parameters` are the notebooks' papermill parameters (`inputs`, `profile`, `config`,
-    `gap_threshold`); `run_dir` is always passed as the absolute `run_dir`. Relative paths in
+    `gap_threshold`, `strategy`, `truth`); each notebook gets the ones it declares, and one
+    that no notebook declares is a `ConfigError` unless its value is None. `run_dir` is always
+    passed as the absolute `run_dir`. Relative paths in
     them are taken from `cwd` (default: the current directory). The first failing cell stops
     the run with `ReportError`; its executed notebook is saved showing the error.
     """
@@ -811,7 +832,8 @@ def execute_notebooks(run_dir: str | os.PathLike, parameters: Mapping[str, Any],
     names = list(names)
     source_dir = notebooks_dir(notebooks, names)
     declared = {name: set(pm.inspect_notebook(os.fspath(source_dir / name))) for name in names}
-    unknown = sorted(set(parameters) - set().union(*declared.values()) - {"run_dir"})
+    unknown = sorted(k for k, v in parameters.items() if v is not None
+                     and k not in set().union(*declared.values()) | {"run_dir"})
     if unknown:
         known = ", ".join(sorted(set().union(*declared.values())))
         raise ConfigError("notebook parameters", unknown[0], f"unknown parameter; known: {known}")
@@ -838,8 +860,6 @@ def execute_notebooks(run_dir: str | os.PathLike, parameters: Mapping[str, Any],
                               if str(exc).strip() else "",
                               executed=output if output.exists() else None) from exc
         executed.append(output)
-    if progress:
-        print(f"notebooks executed: {out_dir}", file=sys.stderr)
     return executed
 
 

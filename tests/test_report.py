@@ -340,3 +340,22 @@ def test_the_report_knows_every_figure_plots_writes():
     assert report.FIGURES == tuple(plots.PLOT_FILES)
     assert set(report.FIGURE_CAPTIONS) == set(plots.PLOT_FILES)
     assert report.ALL_SERVICE == plots.ALL_SERVICE
+
+
+def test_a_parameter_no_notebook_declares_is_ignored_only_when_it_is_none(tmp_path, two_notebooks):
+    paths = report.execute_notebooks(tmp_path / "run", {"label": "x", "engine_hint": None},
+                                     progress=False, notebooks=two_notebooks, names=["a.ipynb"])
+    assert [p.name for p in paths] == ["a.ipynb"]
+
+
+def test_evaluation_scores_a_run_against_generated_truth_or_shows_nothing(tmp_path):
+    from logrecon import pipeline
+    from logrecon.generate import generate, write_generated
+
+    assert report.evaluation(tmp_path, None).data == ""
+    write_generated(tmp_path / "data", generate(400, seed=3))
+    pipeline.run([tmp_path / "data" / "logs.csv"], tmp_path / "run")
+    html = report.evaluation(tmp_path / "run", tmp_path / "data" / "truth").data
+    assert (tmp_path / "run" / "evaluation.csv").is_file()
+    assert 'id="evaluation"' in html and "pairing F1" in html and "pairing_f1" in html
+    assert not report.offline_problems(html)
