@@ -169,16 +169,19 @@ def ingest_step(run: RunContext) -> StageResult:
         if missing and "empty_input" not in read.file_issues:
             hint = " (is the delimiter right?)" if len(read.records.columns) <= 4 else ""
             raise InputError(path, f"missing required column {', '.join(repr(m) for m in missing)}{hint}")
-    records = pd.concat([r.records for r in reads], ignore_index=True) if reads else pd.DataFrame()
-    if not len(records.columns):
-        records = pd.DataFrame({"source": pd.Series([], dtype="str"), "record": pd.Series([], dtype="int64")})
-    result = ingest(records, run.config.ingest)
     run.state["inputs"] = [
         {"path": str(path), "sha256": digest, "records": int(len(read.records)) + read.skipped,
          "skipped": read.skipped, "skipped_by_reason": dict(read.skipped_by_reason),
          "file_issues": list(read.file_issues)}
         for path, digest, read in zip(paths, digests, reads)
     ]
+    records = pd.concat([r.records for r in reads], ignore_index=True) if len(reads) > 1 else \
+        reads[0].records if reads else pd.DataFrame()
+    del reads  # the raw text is the largest thing in memory: let it go as soon as it is copied
+    if not len(records.columns):
+        records = pd.DataFrame({"source": pd.Series([], dtype="str"), "record": pd.Series([], dtype="int64")})
+    result = ingest(records, run.config.ingest)
+    del records
     run.put("events", result.frame)
     run.put("quarantine", result.tables["quarantine"])
     run.write(result.tables["quarantine"], "quarantine.csv")
@@ -189,6 +192,7 @@ def ingest_step(run: RunContext) -> StageResult:
 def normalize_step(run: RunContext) -> StageResult:
     """Dedup, lateness, analysis order; writes cleaned_logs.csv and duplicates.csv."""
     result, seconds = _timed(normalize, run.get("events"), run.config.normalize)
+    run.frames.pop("events")  # superseded by the ordered frame (a checkpoint stays on disk if persisted)
     run.put("ordered", result.frame)
     run.put("duplicates", result.tables["duplicates"])
     run.write(result.frame.drop(columns="arrival"), "cleaned_logs.csv")
