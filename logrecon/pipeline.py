@@ -154,6 +154,22 @@ def _timed(fn, *args, **kwargs):
     return result, time.perf_counter() - started
 
 
+# ------------------------------------------------------- per-input helpers (shared with engines/)
+def require_columns(path: Path, read) -> None:
+    """InputError when an input that holds records lacks a required column."""
+    missing = [c for c in REQUIRED if c not in read.records.columns]
+    if missing and "empty_input" not in read.file_issues:
+        hint = " (is the delimiter right?)" if len(read.records.columns) <= 4 else ""
+        raise InputError(path, f"missing required column {', '.join(repr(m) for m in missing)}{hint}")
+
+
+def input_entry(path: Path, digest: str, read) -> dict:
+    """The manifest's entry for one input, before row accounting is added to it."""
+    return {"path": str(path), "sha256": digest, "records": int(len(read.records)) + read.skipped,
+            "skipped": read.skipped, "skipped_by_reason": dict(read.skipped_by_reason),
+            "file_issues": list(read.file_issues)}
+
+
 # -------------------------------------------------------------------------------- the steps
 def ingest_step(run: RunContext) -> StageResult:
     """Read every input, validate and type it; writes quarantine.csv."""
@@ -165,16 +181,8 @@ def ingest_step(run: RunContext) -> StageResult:
         reads = [read_input(path, profile) for path in paths]
         digests = list(digests)
     for path, read in zip(paths, reads):
-        missing = [c for c in REQUIRED if c not in read.records.columns]
-        if missing and "empty_input" not in read.file_issues:
-            hint = " (is the delimiter right?)" if len(read.records.columns) <= 4 else ""
-            raise InputError(path, f"missing required column {', '.join(repr(m) for m in missing)}{hint}")
-    run.state["inputs"] = [
-        {"path": str(path), "sha256": digest, "records": int(len(read.records)) + read.skipped,
-         "skipped": read.skipped, "skipped_by_reason": dict(read.skipped_by_reason),
-         "file_issues": list(read.file_issues)}
-        for path, digest, read in zip(paths, digests, reads)
-    ]
+        require_columns(path, read)
+    run.state["inputs"] = [input_entry(path, digest, read) for path, digest, read in zip(paths, digests, reads)]
     records = pd.concat([r.records for r in reads], ignore_index=True) if len(reads) > 1 else \
         reads[0].records if reads else pd.DataFrame()
     del reads  # the raw text is the largest thing in memory: let it go as soon as it is copied
