@@ -7,6 +7,7 @@ Exit codes: 0 done; 1 a --fail-on threshold was breached (the run is still compl
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import operator
 import os
@@ -105,6 +106,19 @@ def _publish(staging: Path, out: Path) -> None:
         shutil.rmtree(previous, ignore_errors=True)
 
 
+def _keep_failed(staging: Path, out: Path, error: Exception) -> Path:
+    """Keep a run whose report failed, under a name that says so, for its executed notebooks."""
+    failed = out.parent / f"{out.name}.failed"
+    shutil.rmtree(failed, ignore_errors=True)
+    staging.rename(failed)
+    manifest = failed / "manifest.json"
+    if manifest.exists():  # a failed run never looks complete
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        data.update(status="failed", error=str(error))
+        manifest.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return failed
+
+
 def command_run(args) -> int:
     rules = _parse_fail_on(args.fail_on)
     out = args.out or _default_out(args.inputs)
@@ -133,7 +147,10 @@ def command_run(args) -> int:
         if args.truth is not None and args.no_report:
             from .evaluate import write_evaluation
             write_evaluation(staging, args.truth)
-    except BaseException:
+    except BaseException as exc:
+        from .report import ReportError
+        if isinstance(exc, ReportError):
+            exc.args = (f"{exc} (kept in {_keep_failed(staging, out, exc)})",)
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _publish(staging, out)
@@ -146,6 +163,9 @@ def command_run(args) -> int:
         print(f"  {int(row['events'])} events, {int(row['duplicates'])} duplicates removed, "
               f"{int(row['quarantined'])} quarantined; sessions: {int(row['sessions_complete'])} complete, "
               f"{int(row['sessions_missing_stop'])} missing_stop, {int(row['sessions_missing_start'])} missing_start")
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    if manifest.get("empty_run"):
+        print("  the input holds no records (empty or header-only): an empty, complete run")
     if (out / "report.html").exists():
         print(f"  report: {out / 'report.html'}")
     problems = breached(metrics, rules)

@@ -27,13 +27,14 @@ from .ingest import ingest
 from .metrics import metrics
 from .normalize import normalize
 from .readers import expand_inputs, read_input
-from .schema import ISSUE_COLUMNS, REQUIRED, StageResult, empty_frame
+from .schema import ISSUE_COLUMNS, REQUIRED, StageResult, as_events, empty_frame
 from .sessions import sessions
 from .validate import validate
 
 log = logging.getLogger("logrecon")
 
 STAGES_DIR = "stages"
+EVENT_FRAMES = ("events", "ordered")
 RUN_FILE = "run.json"
 STATE_FILE = "state.json"
 CSV_ARTIFACTS = ("cleaned_logs.csv", "quarantine.csv", "issues.csv", "duplicates.csv", "validation_report.csv",
@@ -128,7 +129,8 @@ class RunContext:
             path = self.run_dir / STAGES_DIR / f"{name}.parquet"
             if not path.exists():
                 raise InputError(self.run_dir, f"stage output {name!r} is missing: run the earlier steps first")
-            self.frames[name] = pd.read_parquet(path)
+            frame = pd.read_parquet(path)
+            self.frames[name] = as_events(frame) if name in EVENT_FRAMES else frame
         return self.frames[name]
 
     def save_state(self) -> None:

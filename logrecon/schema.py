@@ -102,6 +102,21 @@ class StageResult:
     stats: dict = field(default_factory=dict)
 
 
+CATEGORICAL_COLUMNS = ("service", "event_type", "session_id", "source")
+
+
+def as_events(frame: pd.DataFrame) -> pd.DataFrame:
+    """Canonical dtypes on an event frame read back from storage (an empty categorical column
+    comes back from Parquet as plain objects)."""
+    fixes = {}
+    for name in CATEGORICAL_COLUMNS:
+        if name in frame.columns and not isinstance(frame[name].dtype, pd.CategoricalDtype):
+            fixes[name] = pd.Categorical(frame[name], categories=EVENT_TYPES if name == "event_type" else None)
+    if "timestamp" in frame.columns and not isinstance(frame["timestamp"].dtype, pd.DatetimeTZDtype):
+        fixes["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    return frame.assign(**fixes) if fixes else frame
+
+
 def labels(column: pd.Series, positions=None) -> np.ndarray:
     """Text of a categorical column (at `positions`) without converting the whole column."""
     codes = column.cat.codes.to_numpy()
