@@ -26,7 +26,7 @@ ISO_PATTERN = (
 )
 EPOCH_PATTERN = r"^[+-]?\d+(?:\.\d+)?$"
 DAY_MONTH_PATTERN = r"^(?P<a>\d{1,2})[/.-](?P<b>\d{1,2})[/.-](?P<y>\d{2,4})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
-ZONE_NAME_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?\s*[A-Za-z]{2,5}$"
+ZONE_NAME_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?\s*[A-Z]{3,5}$"
 YEARLESS_PATTERN = r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\s+\d{1,2}:\d{2}"
 EPOCH_UNITS = {"s": NS_PER_S, "ms": 1_000_000, "us": 1_000, "ns": 1}
 
@@ -63,6 +63,21 @@ def _ints(struct: pa.ChunkedArray | pa.StructArray, name: str, default: int = 0)
         .to_numpy(zero_copy_only=False)
 
 
+FIXED_SHAPE = {4: b"-", 7: b"-", 13: b":", 16: b":"}
+# Look-up tables for the fixed-width fast path: two ASCII digits (read as one little-endian
+# uint16) → 0..99, one digit → 0..9 (-1 for anything else); days from 1970 to each month's start.
+PAIR_VALUE = np.full(1 << 16, -100_000, dtype=np.int32)   # invalid: drives any field negative
+for _tens in range(10):
+    PAIR_VALUE[(48 + _tens) | ((48 + np.arange(10)) << 8)] = _tens * 10 + np.arange(10)
+DIGIT_VALUE = np.full(256, -100_000, dtype=np.int32)
+DIGIT_VALUE[48:58] = np.arange(10)
+TABLE_FIRST_YEAR, TABLE_END_YEAR = 1900, 2200
+_years = np.repeat(np.arange(TABLE_FIRST_YEAR, TABLE_END_YEAR), 12)
+_months = np.tile(np.arange(1, 13), TABLE_END_YEAR - TABLE_FIRST_YEAR)
+MONTH_START_DAYS = days_from_civil(_years, _months, np.ones_like(_years))
+MONTH_DAYS = days_in_month(_years, _months)
+
+
 def _mask(flags) -> np.ndarray:
     """A boolean numpy mask from an Arrow boolean result, null counting as False."""
     return pc.fill_null(flags, False).to_numpy(zero_copy_only=False)
@@ -92,7 +107,7 @@ def _civil_to_ns(year, month, day, hour, minute, second, nanos, offset_s):
     return ns, calendar_ok
 
 
-FIXED_SHAPE = {4: b"-", 7: b"-", 13: b":", 16: b":"}
+
 
 
 def _parse_fixed_width(text: pa.ChunkedArray):
@@ -119,32 +134,44 @@ def _parse_fixed_width(text: pa.ChunkedArray):
     matrix = data[offsets[0]: offsets[-1]].reshape(n, width)
     zulu = bool(matrix[np.argmax(usual), -1] == ord("Z"))
     body = width - int(zulu)
-    if body > 19 and body < 21:
+    fraction_digits = max(body - 20, 0)
+    if (body > 19 and body < 21) or fraction_digits > 9:
         return None
-    shape_ok = (matrix[:, 10] == ord("T")) | (matrix[:, 10] == ord(" "))
+    shape_ok = usual & ((matrix[:, 10] == ord("T")) | (matrix[:, 10] == ord(" ")))
     for pos, sep in FIXED_SHAPE.items():
         shape_ok &= matrix[:, pos] == sep[0]
     if zulu:
         shape_ok &= matrix[:, -1] == ord("Z")
     if body > 19:
         shape_ok &= matrix[:, 19] == ord(".")
-    for col in (c for c in range(body) if c not in (4, 7, 10, 13, 16, 19)):
-        shape_ok &= (matrix[:, col] - np.uint8(48)) < 10  # uint8 wraps: non-digits land >= 10
-    fraction_digits = max(body - 20, 0)
-    if fraction_digits > 9 or not shape_ok.any():
-        return None
 
-    def number(lo, hi):
-        value = np.zeros(n, dtype=np.int64)
-        for col in range(lo, hi):
-            value *= 10
-            value += matrix[:, col]
-            value -= 48
+    # Two ASCII digits read as one little-endian uint16, straight from the buffer: one view
+    # starting at each row's first byte, one at its second (views, no copies).
+    base = data[offsets[0]:]
+    words = [np.ndarray((n, (width - shift) // 2), dtype="<u2", buffer=base, offset=shift, strides=(width, 2))
+             for shift in (0, 1)]
+
+    def field(start: int, digits: int) -> np.ndarray:
+        """The number in `digits` ASCII digits from column `start`; negative where any is not a digit."""
+        value = np.zeros(n, dtype=np.int32)
+        for col in range(start, start + digits - 1, 2):
+            value = value * 100 + PAIR_VALUE[words[col % 2][:, col // 2]]
+        if digits % 2:
+            value = value * 10 + DIGIT_VALUE[matrix[:, start + digits - 1]]
         return value
-    nanos = number(20, body) * 10 ** (9 - fraction_digits) if fraction_digits else np.zeros(n, np.int64)
-    ns, calendar_ok = _civil_to_ns(number(0, 4), number(5, 7), number(8, 10), number(11, 13),
-                                   number(14, 16), number(17, 19), nanos, 0)
-    return shape_ok & usual, ns, calendar_ok, not zulu, fraction_digits
+
+    year, month, day = field(0, 4), field(5, 2), field(8, 2)
+    hour, minute, second = field(11, 2), field(14, 2), field(17, 2)
+    nanos = field(20, fraction_digits).astype(np.int64) * 10 ** (9 - fraction_digits) if fraction_digits \
+        else np.zeros(n, np.int64)
+    # Leap seconds and years outside the calendar table go to the general parser.
+    month_index = (year - TABLE_FIRST_YEAR) * 12 + month - 1
+    in_table = (year >= TABLE_FIRST_YEAR) & (year < TABLE_END_YEAR) & (month >= 1) & (month <= 12)
+    shape_ok &= in_table & (day >= 0) & (hour >= 0) & (minute >= 0) & (second >= 0) & (second < 60) & (nanos >= 0)
+    month_index = np.where(in_table, month_index, 0)
+    calendar_ok = (day >= 1) & (day <= MONTH_DAYS[month_index]) & (hour <= 23) & (minute <= 59)
+    seconds = (MONTH_START_DAYS[month_index] + day - 1).astype(np.int64) * 86400 + (hour * 3600 + minute * 60 + second)
+    return shape_ok, seconds * NS_PER_S + nanos, calendar_ok, not zulu, fraction_digits
 
 
 def _parse_iso(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
