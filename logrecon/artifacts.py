@@ -98,10 +98,10 @@ def to_arrow(frame: pd.DataFrame, digits: int) -> pa.Table:
         elif column.dtype == bool or str(column.dtype) == "boolean":
             columns[name] = pa.array(column.map({True: "true", False: "false"}).astype("str"), from_pandas=True) \
                 if str(column.dtype) == "boolean" else pc.if_else(pa.array(column.to_numpy()), "true", "false")
-        elif isinstance(column.dtype, pd.CategoricalDtype):
+        elif isinstance(column.dtype, pd.CategoricalDtype):  # the CSV writer takes dictionaries as they are
             codes = column.cat.codes.to_numpy()
             names = pa.array(column.cat.categories.astype("str"), type=pa.large_string())
-            columns[name] = pc.take(names, pa.array(codes, mask=codes < 0))
+            columns[name] = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), names)
         elif column.dtype == object:
             columns[name] = pa.array(column.map(lambda v: v if v is None or isinstance(v, str) else
                                                 json.dumps(v, default=str) if isinstance(v, (dict, list)) else str(v)),
