@@ -23,7 +23,7 @@ from logrecon.readers import READERS, read_input
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LOGS = FIXTURES / "logs"
 ZIPKIN = FIXTURES / "zipkin"
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "profiles.md"
+DOCS = Path(__file__).resolve().parents[1] / "README.md"
 
 REGEX_HEAD = "^(?P<timestamp>\\S+ \\S+) (?P<level>[A-Z]+) (?P<message>.*)$"
 
@@ -551,11 +551,11 @@ def test_empty_and_corrupt_parquet(tmp_path):
         READERS["parquet"](corrupt, None)
 
 
-# --------------------------------------------------------------------------- docs/profiles.md examples
+# --------------------------------------------------------------------------- README.md examples
 
 
 def doc_yaml_blocks() -> dict[str, str]:
-    """The YAML code blocks of docs/profiles.md that define a named profile, by name."""
+    """The YAML code blocks of README.md that define a named profile, by name."""
     blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), flags=re.S)
     named = {}
     for block in blocks:
