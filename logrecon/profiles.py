@@ -5,7 +5,7 @@ a `columns` mapping for csv/jsonl/parquet), how to read its timestamps, where th
 comes from, and `rules` that turn a record into START / STOP / ERROR with the session id
 and latency it carries. `load_profile("openstack")` loads a built-in from
 `logrecon/profiles/`; `load_profile("my.yaml")` loads a file. The format is documented, with
-a worked example, in `docs/profiles.md`.
+a worked example, in the README (section "Input profiles").
 
 `Profile.apply(records)` is vectorized: each rule is one `str.contains` / `str.extract`
 over the rows no earlier rule took (a loop over rules, never over lines). It returns the
