@@ -284,11 +284,14 @@ def parse_timestamps(values: pd.Series, *, timestamp_format: str | None = None, 
             number_ns = np.empty(len(numbers), dtype="int64")
             number_reason = np.full(len(numbers), None, dtype=object)
             if ints.any():
-                as_int = pd.to_numeric(numbers[ints], errors="coerce").to_numpy()
-                if as_int.dtype.kind == "f":  # beyond int64
-                    number_reason[ints] = Reason.TIMESTAMP_OUT_OF_RANGE
-                    as_int = np.zeros(len(as_int), dtype="int64")
-                number_ns[ints] = _epoch_ns(as_int.astype("int64"), epoch_unit)
+                # Only the integers beyond int64 are out of range, not every integer beside them.
+                raw_ints = numbers[ints].to_numpy(dtype=object)
+                huge = np.fromiter((not -2**63 <= v < 2**63 for v in raw_ints), dtype=bool, count=len(raw_ints))
+                int_reason = number_reason[ints]
+                int_reason[huge] = Reason.TIMESTAMP_OUT_OF_RANGE
+                number_reason[ints] = int_reason
+                as_int = np.where(huge, 0, raw_ints).astype("int64")
+                number_ns[ints] = _epoch_ns(as_int, epoch_unit)
             floats = numbers[~ints].to_numpy(dtype="float64")
             finite = np.isfinite(floats)
             number_ns[~ints] = _epoch_ns(np.where(finite, floats, 0.0), epoch_unit)
@@ -338,7 +341,7 @@ def parse_timestamps(values: pd.Series, *, timestamp_format: str | None = None, 
                 epoch[others] = _mask(pc.match_substring_regex(other_text, EPOCH_PATTERN)) & ~iso_matched
             if epoch.any():
                 epoch_text = pc.filter(text, pa.chunked_array([pa.array(epoch)]))
-                integral = _mask(pc.match_substring_regex(epoch_text, r"^[+-]?\d{1,18}$"))
+                integral = _mask(pc.match_substring_regex(epoch_text, r"^[+-]?(?:\d{1,18}|[1-8]\d{18})$"))  # fits int64
                 epoch_values = np.where(
                     integral,
                     pc.cast(pc.if_else(pa.chunked_array([pa.array(integral)]), epoch_text, "0"), pa.int64())
