@@ -54,23 +54,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail_on_metrics() -> tuple[str, ...]:
+    """The numeric columns of reliability_metrics.csv a --fail-on rule may name."""
+    from .schema import METRIC_COLUMNS
+    return (*METRIC_COLUMNS[1:-1], "latency_min_ms")
+
+
 def _parse_fail_on(expressions: list[str]) -> list[tuple]:
+    """Checked before the run starts: a typo must not cost a whole run (nor publish one and exit 2)."""
     parsed = []
     for expression in expressions:
         match = FAIL_ON.match(expression)
+        try:
+            value = float(match["value"]) if match else None
+        except ValueError:
+            match = None
         if not match:
             raise ConfigError("--fail-on", expression, "expected [service:]metric<op>number, e.g. error_rate>0.05")
-        parsed.append((expression, match["service"], match["metric"], COMPARISONS[match["op"]], float(match["value"])))
+        if match["metric"] not in _fail_on_metrics():
+            raise ConfigError("--fail-on", match["metric"], f"unknown metric; known: {', '.join(_fail_on_metrics())}")
+        parsed.append((expression, match["service"], match["metric"], COMPARISONS[match["op"]], value))
     return parsed
 
 
 def breached(metrics, rules) -> list[str]:
     """The --fail-on expressions the metrics breach, with the rows that breach them."""
-    from .schema import METRIC_COLUMNS
     found = []
     for expression, service, metric, compare, value in rules:
-        if metric not in metrics.columns or metric in ("service", "verdict"):
-            raise ConfigError("--fail-on", metric, f"unknown metric; known: {', '.join(METRIC_COLUMNS[1:-1])}")
+        if metric not in metrics.columns or metric not in _fail_on_metrics():
+            raise ConfigError("--fail-on", metric, f"unknown metric; known: {', '.join(_fail_on_metrics())}")
         rows = metrics if service is None else metrics[metrics["service"] == service]
         hits = rows[compare(rows[metric].astype(float), value)]
         if len(hits):
