@@ -22,6 +22,7 @@ from .schema import CANONICAL, EVENT_TYPES, QUARANTINE_COLUMNS, Reason, StageRes
 from .timestamps import parse_timestamps
 
 RAW_PREVIEW_CHARS = 1000
+MAX_RECORD_SIZE = 1 << 20     # a record's text fields together (1 MiB): longer is not a log record
 LATENCY_PATTERN = r"^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 
 
@@ -39,6 +40,26 @@ def _text(values: pd.Series) -> pd.Series:
     elif not isinstance(values.dtype, pd.StringDtype):
         values = values.astype("str")
     return values.str.strip()
+
+
+def _record_size(records: pd.DataFrame) -> np.ndarray:
+    """Size of each record's text fields together (UTF-8 bytes from Arrow offsets; characters
+    for Python strings); numbers and provenance not counted."""
+    total = np.zeros(len(records), dtype=np.int64)
+    for name in records.columns:
+        values = records[name]
+        if name in ("source", "record", "malformed", "raw"):
+            continue
+        if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+            size = pc.binary_length(values.array._pa_array)
+            total += pc.fill_null(size, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+            continue
+        if values.dtype == object:
+            values = values.astype("str")
+        elif not isinstance(values.dtype, pd.StringDtype):
+            continue
+        total += values.str.len().fillna(0).to_numpy(dtype=np.int64)
+    return total
 
 
 def _column(records: pd.DataFrame, name: str) -> pd.Series:
@@ -88,6 +109,12 @@ def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
 
     malformed = _column(records, "malformed")
     is_malformed = malformed.notna().to_numpy()
+    size = _record_size(records)
+    too_long = ~is_malformed & (size > MAX_RECORD_SIZE)
+    if too_long.any():  # a runaway line or a blob, not a log record: judged as malformed, kept as a preview
+        detail = "record of " + pd.Series(size, dtype="str") + f" bytes, more than the {MAX_RECORD_SIZE} limit"
+        malformed = malformed.astype("str").where(~too_long, detail)
+        is_malformed = is_malformed | too_long
     reasons["row"] = np.where(is_malformed, Reason.MALFORMED_ROW.value, None)
 
     parsed = parse_timestamps(
