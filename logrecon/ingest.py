@@ -188,11 +188,11 @@ def _quarantine_rows(records, fails, quarantined, malformed) -> pd.DataFrame:
         "record": records["record"][quarantined].to_numpy(dtype="int64"),
         "reasons": reason_lists.to_numpy(dtype=object),
         "fields": field_lists.to_numpy(dtype=object),
-        "detail": malformed[quarantined].to_numpy(dtype=object),
+        "detail": malformed[quarantined].to_numpy(dtype=object, na_value=None),  # null, not the text "nan"
     })
     for name in (*CANONICAL, "raw"):
         if name in records.columns:
             raw = records[name][quarantined]
-            quarantine[name] = raw.astype("str").str.slice(0, RAW_PREVIEW_CHARS).to_numpy(dtype=object) \
-                if len(raw) else raw.to_numpy(dtype=object)
+            preview = raw.astype("str").str.slice(0, RAW_PREVIEW_CHARS) if len(raw) else raw
+            quarantine[name] = preview.to_numpy(dtype=object, na_value=None)  # null, not the text "nan"
     return quarantine.loc[:, [*QUARANTINE_COLUMNS, *[c for c in quarantine.columns if c not in QUARANTINE_COLUMNS]]]
