@@ -46,7 +46,7 @@ def _read_text_columns(path: Path, delimiter: str, header: list[str]) -> pd.Data
         table = pacsv.read_csv(
             str(path),
             read_options=pacsv.ReadOptions(use_threads=True, block_size=64 << 20),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=lambda row: "error"),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),  # an irregular row raises: re-read exactly
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
                 strings_can_be_null=False, quoted_strings_can_be_null=False,
