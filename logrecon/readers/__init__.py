@@ -77,11 +77,18 @@ def expand_inputs(inputs) -> list[Path]:
                 raise InputError(spec, "no file matches this pattern")
             paths.extend(Path(m) for m in matches)
         elif Path(spec).is_dir():
-            paths.extend(sorted(p for p in Path(spec).iterdir() if p.is_file() and not p.name.startswith(".")))
+            try:
+                found = sorted(p for p in Path(spec).iterdir() if p.is_file() and not p.name.startswith("."))
+            except OSError as exc:
+                raise InputError(spec, f"cannot list this directory: {exc.strerror or exc}") from None
+            if not found:  # like a glob that matches nothing: never a silently empty run
+                raise InputError(spec, "directory holds no input files")
+            paths.extend(found)
         elif Path(spec).exists():
             paths.append(Path(spec))
         else:
-            raise InputError(spec, "no such file")
+            blocker = next((p for p in Path(spec).parents if p.exists() and not p.is_dir()), None)
+            raise InputError(spec, f"no such file ({blocker} is a file, not a directory)" if blocker else "no such file")
     return paths
 
 
