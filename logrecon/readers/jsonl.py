@@ -32,6 +32,7 @@ def _read_fast(path: Path) -> pd.DataFrame | None:
             parse_options=pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer",
                                               newlines_in_values=False),
         )
+        table.validate(full=True)  # Arrow's JSON parser lets bytes that are not UTF-8 through
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError):
         return None
     if "latency_ms" in table.column_names and not pa.types.is_floating(table["latency_ms"].type) \
