@@ -95,7 +95,19 @@ def _default_out(inputs: list[str]) -> Path:
     return Path("reports") / name.lstrip(".")
 
 
+def _replaceable(out: Path) -> None:
+    """`--out` may name a new path, an empty directory or a previous run; never a file or a folder
+    of other things, which publishing would delete."""
+    if out.name in ("", ".", ".."):
+        raise OutputError(out, "not a run directory name; name the run, e.g. --out reports/today")
+    if out.exists() and not out.is_dir():
+        raise OutputError(out, "exists and is not a directory; refusing to replace it")
+    if out.is_dir() and not (out / "manifest.json").exists() and any(out.iterdir()):
+        raise OutputError(out, "exists and is not a logrecon run (no manifest.json); refusing to replace it")
+
+
 def _staging_dir(out: Path) -> Path:
+    _replaceable(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
