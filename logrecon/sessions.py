@@ -11,7 +11,7 @@ Reads config: SessionsConfig. Emits issues: clock_skew.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -259,31 +259,42 @@ def _unkeyed_pairing(events: pd.DataFrame, positions: np.ndarray, cfg: SessionsC
     return parts, chosen
 
 
-def _frame_for(events: pd.DataFrame, start: np.ndarray, stop: np.ndarray, status, strategy,
-               confidence) -> pd.DataFrame:
-    """Session rows from event positions (-1 = that end does not exist)."""
-    def take(column, pos):
-        values = events[column].iloc[np.maximum(pos, 0)].reset_index(drop=True) if len(events) else \
-            pd.Series([], dtype=events[column].dtype)
-        return values.where(pd.Series(pos >= 0))
+STATUSES = ("complete", "missing_stop", "missing_start", "timed_out", "clock_skew")
+COMPLETE, MISSING_STOP, MISSING_START, TIMED_OUT, CLOCK_SKEW = range(5)
 
-    either = np.where(start >= 0, start, stop)
-    frame = pd.DataFrame({
-        "service": events["service"].iloc[either].reset_index(drop=True),
-        "session_id": events["session_id"].iloc[either].reset_index(drop=True),
-        "status": status,
-        "start_time": take("timestamp", start),
-        "stop_time": take("timestamp", stop),
-        "start_source": take("source", start),
-        "start_record": take("record", start).astype("Int64"),
-        "stop_source": take("source", stop),
-        "stop_record": take("record", stop).astype("Int64"),
-        "stop_latency_ms": take("latency_ms", stop).astype("float64"),
-        "strategy": strategy,
-        "confidence": confidence,
-        "_start_pos": start, "_stop_pos": stop,
-    })
-    return frame
+
+@dataclass
+class _Rows:
+    """Session rows as arrays: event positions of each end (-1: none), status code, how paired."""
+
+    start: list = field(default_factory=list)
+    stop: list = field(default_factory=list)
+    status: list = field(default_factory=list)
+    strategy: list = field(default_factory=list)
+    confidence: list = field(default_factory=list)
+
+    def add(self, start, stop, status, strategy: str, confidence) -> None:
+        self.start.append(np.asarray(start, dtype=np.int64))
+        self.stop.append(np.asarray(stop, dtype=np.int64))
+        self.status.append(np.full(len(start), status, dtype=np.int8) if np.isscalar(status) else status)
+        self.strategy.append(np.full(len(start), strategy, dtype=object))
+        self.confidence.append(np.asarray(confidence, dtype=float))
+
+    def add_pairing(self, positions: np.ndarray, pairing: Pairing, strategy: str, keyed: bool) -> None:
+        none = np.full(len(pairing.lone_starts) + len(pairing.lone_stops), -1, dtype=np.int64)
+        self.add(positions[pairing.start], positions[pairing.stop], COMPLETE, strategy,
+                 np.ones(len(pairing.start)) if keyed else pairing.confidence)
+        self.add(np.r_[positions[pairing.lone_starts], none[len(pairing.lone_starts):]],
+                 np.r_[none[:len(pairing.lone_starts)], positions[pairing.lone_stops]],
+                 np.r_[np.full(len(pairing.lone_starts), MISSING_STOP, np.int8),
+                       np.full(len(pairing.lone_stops), MISSING_START, np.int8)],
+                 strategy, np.full(len(none), np.nan))
+
+    def arrays(self):
+        if not self.start:
+            return (np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.int8), np.zeros(0, object), np.zeros(0))
+        return (np.concatenate(self.start), np.concatenate(self.stop), np.concatenate(self.status),
+                np.concatenate(self.strategy), np.concatenate(self.confidence))
 
 
 def sessions(events: pd.DataFrame, cfg: SessionsConfig) -> StageResult:
@@ -292,51 +303,32 @@ def sessions(events: pd.DataFrame, cfg: SessionsConfig) -> StageResult:
     bounds = np.flatnonzero((types == START) | (types == STOP))
     has_id = events["session_id"].notna().to_numpy()[bounds]
     is_start = types[bounds] == START
-
-    frames = []
+    rows = _Rows()
     keyed = bounds[has_id]
     if len(keyed):
         sid_codes = codes(events["session_id"])[keyed]
         key = events["service"].cat.codes.to_numpy()[keyed].astype(np.int64) * (len(keyed) + 1) + sid_codes
         pairing, skew_start, skew_stop = _split_clock_skew(events, keyed, key, pair_fifo(key, is_start[has_id]))
-        frames.append(_pairing_frames(events, keyed, pairing, "keyed-fifo"))
-        frames.append(_frame_for(events, keyed[skew_start], keyed[skew_stop],
-                                 np.full(len(skew_start), "clock_skew", dtype=object), "keyed-fifo",
-                                 np.full(len(skew_start), np.nan)))
+        rows.add_pairing(keyed, pairing, "keyed-fifo", keyed=True)
+        rows.add(keyed[skew_start], keyed[skew_stop], CLOCK_SKEW, "keyed-fifo", np.full(len(skew_start), np.nan))
     chosen = {}
     unkeyed = bounds[~has_id]
     if len(unkeyed):
         parts, chosen = _unkeyed_pairing(events, unkeyed, cfg)
         for idx, pairing, strategy in parts:
-            frames.append(_pairing_frames(events, unkeyed[idx], pairing, strategy))
-    table = pd.concat(frames, ignore_index=True) if frames else _frame_for(
-        events, np.zeros(0, np.int64), np.zeros(0, np.int64), [], [], [])
-    table = _apply_max_session(table, events, cfg)
-    table = _finish(table, events, cfg)
-    skew = table["status"] == "clock_skew"
-    issues = issues_frame(table.loc[skew, "stop_source"].to_numpy(), table.loc[skew, "stop_record"].to_numpy(),
+            rows.add_pairing(unkeyed[idx], pairing, strategy, keyed=False)
+    table = _table(events, *_apply_max_session(events, *rows.arrays(), cfg), cfg)
+    skew = (table["status"] == "clock_skew").to_numpy()
+    issues = issues_frame(table["stop_source"].to_numpy()[skew], table["stop_record"].to_numpy()[skew],
                           field="timestamp", reason="clock_skew", action="reported",
-                          detail=("STOP before its START (record " + table.loc[skew, "start_record"].astype(str) + ")")
+                          detail=("STOP before its START (record " + table["start_record"][skew].astype(str) + ")")
                           .to_numpy(), stage="sessions", severity=Severity.WARN)
     counts = table["status"].value_counts()
     stats = {
-        "sessions": len(table), **{f"sessions_{s}": int(counts.get(s, 0)) for s in
-                                   ("complete", "missing_stop", "missing_start", "timed_out", "clock_skew")},
+        "sessions": len(table), **{f"sessions_{s}": int(counts.get(s, 0)) for s in STATUSES},
         "start_stop_events": int(len(bounds)), "unkeyed_strategy": chosen,
     }
     return StageResult(frame=table, issues=issues, stats=stats)
-
-
-def _pairing_frames(events, positions, pairing: Pairing, strategy: str) -> pd.DataFrame:
-    none = lambda n: np.full(n, -1, dtype=np.int64)  # noqa: E731
-    start = np.concatenate([positions[pairing.start], positions[pairing.lone_starts], none(len(pairing.lone_stops))])
-    stop = np.concatenate([positions[pairing.stop], none(len(pairing.lone_starts)), positions[pairing.lone_stops]])
-    status = np.concatenate([np.full(len(pairing.start), "complete"), np.full(len(pairing.lone_starts), "missing_stop"),
-                             np.full(len(pairing.lone_stops), "missing_start")]).astype(object)
-    confidence = np.concatenate([pairing.confidence, np.full(len(pairing.lone_starts) + len(pairing.lone_stops), np.nan)])
-    if strategy == "keyed-fifo":
-        confidence[:] = np.where(status == "complete", 1.0, np.nan)
-    return _frame_for(events, start, stop, status, strategy, confidence)
 
 
 def _split_clock_skew(events, positions, key, pairing: Pairing):
@@ -361,69 +353,95 @@ def _split_clock_skew(events, positions, key, pairing: Pairing):
     return rest, skew_start, skew_stop
 
 
-def _apply_max_session(table: pd.DataFrame, events, cfg: SessionsConfig) -> pd.DataFrame:
-    """START older than max_session closes as timed_out; its late STOP stands alone."""
-    if cfg.max_session_s is None or table.empty:
-        return table
-    limit = pd.Timedelta(seconds=cfg.max_session_s)
-    end = events["timestamp"].max()
-    too_long = (table["status"] == "complete") & (table["stop_time"] - table["start_time"] > limit)
-    open_too_long = (table["status"] == "missing_stop") & (end - table["start_time"] > limit)
-    orphaned_stops = table[too_long].copy()
-    for column in ("start_time", "start_source", "start_record"):
-        orphaned_stops[column] = pd.NA
-    orphaned_stops["_start_pos"] = -1
-    orphaned_stops["status"] = "missing_start"
-    table = table.copy()
-    table.loc[too_long | open_too_long, "status"] = "timed_out"
-    for column in ("stop_time", "stop_source", "stop_record", "stop_latency_ms"):
-        table.loc[too_long, column] = pd.NA
-    table.loc[too_long, "_stop_pos"] = -1
-    return pd.concat([table, orphaned_stops], ignore_index=True)
+def _apply_max_session(events, start, stop, status, strategy, confidence, cfg: SessionsConfig):
+    """A START older than max_session closes as timed_out; a STOP that came too late stands alone."""
+    if cfg.max_session_s is None or not len(start):
+        return start, stop, status, strategy, confidence
+    ns = nanoseconds(events["timestamp"])
+    limit = int(cfg.max_session_s * 1e9)
+    opened = ns[np.maximum(start, 0)]
+    too_long = (status == COMPLETE) & (ns[np.maximum(stop, 0)] - opened > limit)
+    open_too_long = (status == MISSING_STOP) & (ns.max() - opened > limit)
+    late_stops = stop[too_long]
+    status = np.where(too_long | open_too_long, TIMED_OUT, status).astype(np.int8)
+    stop = np.where(too_long, -1, stop)
+    return (np.r_[start, np.full(len(late_stops), -1)], np.r_[stop, late_stops],
+            np.r_[status, np.full(len(late_stops), MISSING_START, np.int8)],
+            np.r_[strategy, strategy[too_long]], np.r_[confidence, np.full(len(late_stops), np.nan)])
 
 
-def _finish(table: pd.DataFrame, events, cfg: SessionsConfig) -> pd.DataFrame:
-    """Durations, inferred starts, event/error counts, stable order and the contract columns."""
-    complete = table["status"] == "complete"
-    table["duration_ms"] = np.nan
-    inferred = (table["status"] == "missing_start") & table["stop_latency_ms"].notna() & cfg.infer_start_from_latency
-    table["start_inferred"] = inferred
-    table.loc[inferred, "start_time"] = table.loc[inferred, "stop_time"] - pd.to_timedelta(
-        (table.loc[inferred, "stop_latency_ms"] * NS_PER_MS).round().astype("int64"), unit="ns")
-    table.loc[inferred, "duration_ms"] = table.loc[inferred, "stop_latency_ms"]
-    # Precise integer-ns durations for complete sessions (float seconds would round).
-    if complete.any():
-        start_ns = nanoseconds(table.loc[complete, "start_time"])
-        stop_ns = nanoseconds(table.loc[complete, "stop_time"])
-        table.loc[complete, "duration_ms"] = (stop_ns - start_ns) / NS_PER_MS
-    table["errors"] = _errors_per_session(table, events)
-    table["events"] = (table["_start_pos"] >= 0).astype(int) + (table["_stop_pos"] >= 0).astype(int) + table["errors"]
-    first = np.where(table["_start_pos"] >= 0, table["_start_pos"], table["_stop_pos"])
-    service_order = table["service"].cat.codes.to_numpy() if isinstance(table["service"].dtype, pd.CategoricalDtype) \
-        else pd.factorize(table["service"], sort=True)[0]  # categories are sorted: codes sort by name
-    table = table.iloc[np.lexsort((first, service_order))].reset_index(drop=True)
-    return table.loc[:, list(SESSION_COLUMNS) + ["_start_pos", "_stop_pos"]]
+def _categorical(column: pd.Series, positions: np.ndarray) -> pd.Categorical:
+    """The column's values at `positions` as a categorical, without materialising strings."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return pd.Categorical.from_codes(column.cat.codes.to_numpy()[positions], dtype=column.dtype)
+    values, uniques = pd.factorize(column, use_na_sentinel=True)
+    return pd.Categorical.from_codes(values[positions], categories=uniques)
 
 
-def _errors_per_session(table: pd.DataFrame, events) -> np.ndarray:
-    """ERROR events with the session's id that fall within its [start, stop] (keyed only)."""
+def _table(events, start, stop, status, strategy, confidence, cfg: SessionsConfig) -> pd.DataFrame:
+    """The session frame, built once from event positions; ordered by service, then first event."""
+    services = events["service"].cat.codes.to_numpy()
+    either = np.where(start >= 0, start, stop)
+    order = np.lexsort((either, services[either]))  # categories are sorted: codes order by name
+    start, stop, either = start[order], stop[order], either[order]
+    status, strategy, confidence = status[order], strategy[order], confidence[order]
+    has_start, has_stop = start >= 0, stop >= 0
+    ns = nanoseconds(events["timestamp"])
+    start_ns = np.where(has_start, ns[np.maximum(start, 0)], 0)
+    stop_ns = np.where(has_stop, ns[np.maximum(stop, 0)], 0)
+    latency = np.where(has_stop, events["latency_ms"].to_numpy(dtype=float)[np.maximum(stop, 0)], np.nan)
+    duration = np.where(status == COMPLETE, (stop_ns - start_ns) / NS_PER_MS, np.nan)
+    inferred = (status == MISSING_START) & ~np.isnan(latency) & cfg.infer_start_from_latency
+    start_ns = np.where(inferred, stop_ns - np.round(np.nan_to_num(latency) * NS_PER_MS).astype(np.int64), start_ns)
+    duration = np.where(inferred, latency, duration)
+    records = events["record"].to_numpy()
+    errors = _errors_per_session(events, start, stop, has_start, start_ns, stop_ns)
+    return pd.DataFrame({
+        "service": _categorical(events["service"], either),
+        "session_id": _categorical(events["session_id"], either),
+        "status": pd.Categorical.from_codes(status, categories=STATUSES),
+        "start_time": _utc(start_ns, has_start | inferred),
+        "stop_time": _utc(stop_ns, has_stop),
+        "duration_ms": duration,
+        "start_source": _source(events, start, has_start),
+        "start_record": pd.arrays.IntegerArray(records[np.maximum(start, 0)], ~has_start),
+        "stop_source": _source(events, stop, has_stop),
+        "stop_record": pd.arrays.IntegerArray(records[np.maximum(stop, 0)], ~has_stop),
+        "start_inferred": inferred,
+        "strategy": pd.Categorical(strategy),
+        "confidence": confidence,
+        "events": has_start.astype(np.int64) + has_stop + errors,
+        "errors": errors,
+        "_start_pos": start, "_stop_pos": stop,
+    }).loc[:, [*SESSION_COLUMNS, "_start_pos", "_stop_pos"]]
+
+
+def _utc(ns: np.ndarray, present: np.ndarray) -> pd.Series:
+    values = np.where(present, ns, np.iinfo(np.int64).min).view("datetime64[ns]")  # min int64 is NaT
+    return pd.Series(values).dt.tz_localize("UTC")
+
+
+def _source(events, positions: np.ndarray, present: np.ndarray) -> pd.Categorical:
+    source = events["source"]
+    codes_ = np.where(present, source.cat.codes.to_numpy()[np.maximum(positions, 0)], -1)
+    return pd.Categorical.from_codes(codes_, dtype=source.dtype)
+
+
+def _errors_per_session(events, start, stop, has_start, start_ns, stop_ns) -> np.ndarray:
+    """ERROR events with the session's id that fall within its [start, stop] (keyed sessions)."""
     is_error = (events["event_type"].cat.codes.to_numpy() == ERROR) & events["session_id"].notna().to_numpy()
-    counts = np.zeros(len(table), dtype=np.int64)
-    owners = table[(table["_start_pos"] >= 0) & table["session_id"].notna()]
-    if not is_error.any() or owners.empty:
+    counts = np.zeros(len(start), dtype=np.int64)
+    owners = np.flatnonzero(has_start & events["session_id"].notna().to_numpy()[np.maximum(start, 0)])
+    if not is_error.any() or not len(owners):
         return counts
     # One integer per (service, session_id), shared by errors and sessions.
-    key = codes(events["session_id"]) * len(events["service"].cat.categories) \
-        + events["service"].cat.codes.to_numpy()
+    key = codes(events["session_id"]) * len(events["service"].cat.categories) + events["service"].cat.codes.to_numpy()
     ns = nanoseconds(events["timestamp"])
     left = pd.DataFrame({"key": key[is_error], "t": ns[is_error]}).sort_values("t", kind="stable")
-    right = pd.DataFrame({"key": key[owners["_start_pos"].to_numpy()],
-                          "t": nanoseconds(owners["start_time"]),
-                          "until": np.where(owners["stop_time"].notna(), nanoseconds(owners["stop_time"].fillna(
-                              owners["start_time"])), 0),
-                          "has_stop": owners["stop_time"].notna().to_numpy(),
-                          "row": owners.index.to_numpy()}).sort_values("t", kind="stable")
+    right = pd.DataFrame({"key": key[start[owners]], "t": start_ns[owners],
+                          "until": np.where(stop[owners] >= 0, stop_ns[owners], np.iinfo(np.int64).max),
+                          "row": owners}).sort_values("t", kind="stable")
     found = pd.merge_asof(left, right, on="t", by="key", direction="backward")
-    inside = found["row"].notna() & (~found["has_stop"].fillna(False).astype(bool) | (found["t"] <= found["until"]))
+    inside = found["row"].notna() & (found["t"] <= found["until"])
     np.add.at(counts, found.loc[inside, "row"].astype(np.int64).to_numpy(), 1)
     return counts
