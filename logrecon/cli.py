@@ -218,6 +218,11 @@ def command_evaluate(args) -> int:
 COMMANDS = {"run": command_run, "generate": command_generate, "evaluate": command_evaluate}
 
 
+def _one_line(exc: BaseException) -> str:
+    """The message on one line (a YAML or notebook error spans several), so scripts can grep it."""
+    return re.sub(r"\s*\n\s*", " ", str(exc).strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
@@ -225,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except LogreconError as exc:
-        print(f"logrecon: error: {exc}", file=sys.stderr)
+        print(f"logrecon: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("logrecon: interrupted; no run was published", file=sys.stderr)
@@ -233,8 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, not a traceback; LOGRECON_DEBUG=1 shows it
         if os.environ.get("LOGRECON_DEBUG"):
             raise
-        print(f"logrecon: internal error: {type(exc).__name__}: {exc} (set LOGRECON_DEBUG=1 for the traceback)",
-              file=sys.stderr)
+        print(f"logrecon: internal error: {type(exc).__name__}: {_one_line(exc)} "
+              "(set LOGRECON_DEBUG=1 for the traceback)", file=sys.stderr)
         return 3
 
 
