@@ -166,15 +166,21 @@ def command_run(args) -> int:
                 "inputs": [str(p) for p in args.inputs], "profile": args.profile,
                 "config": str(args.config) if args.config else None, "run_dir": str(staging),
                 "gap_threshold": args.gap_threshold, "strategy": args.strategy,
-                "truth": str(args.truth) if args.truth else None})
+                "truth": str(args.truth) if args.truth else None}, progress=not args.quiet)
             report.render_report(staging / "notebooks" / "05_reliability_report.ipynb", staging / "report.html")
         if args.truth is not None and args.no_report:
             from .evaluate import write_evaluation
             write_evaluation(staging, args.truth)
     except BaseException as exc:
         from .report import ReportError
+        if isinstance(exc, ReportError) and exc.ename in ("InputError", "ConfigError", "OutputError"):
+            # Unusable input found by the ingest notebook: the report did not fail, so the same
+            # one-line error as with --no-report, and nothing kept.
+            shutil.rmtree(staging, ignore_errors=True)
+            raise LogreconError(exc.evalue) from None
         if isinstance(exc, ReportError):
-            exc.args = (f"{exc} (kept in {_keep_failed(staging, out, exc)})",)
+            failed = _keep_failed(staging, out, exc)  # the message must name where the notebooks now are
+            exc.args = (f"{str(exc).replace(str(staging.resolve()), str(failed.resolve()))} (kept in {failed})",)
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _publish(staging, out)
