@@ -120,8 +120,30 @@ def _staging_dir(out: Path) -> Path:
     return staging
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where the
+    system or file system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
 def _publish(staging: Path, out: Path) -> None:
-    """Swap the finished run into place; the previous one is removed only after."""
+    """Swap the finished run into place; the previous one is removed only after.
+
+    Where the system can, one atomic exchange: `out` always holds a complete run, the previous
+    one or the new one. Elsewhere two renames, with a moment where the previous run is hidden."""
+    if out.exists() and _exchange(staging, out):
+        shutil.rmtree(staging, ignore_errors=True)  # now holds the previous run
+        return
     previous = out.parent / f".{out.name}.previous-{os.getpid()}"
     if out.exists():
         out.rename(previous)
