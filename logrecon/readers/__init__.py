@@ -59,8 +59,8 @@ def format_of(path: Path, profile: "Profile | None") -> str:
     """The reader for `path`: the profile's format, else by extension (.gz looked through)."""
     if profile is not None and profile.format:
         return profile.format
-    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-    fmt = EXTENSION_FORMATS.get(suffixes[-1] if suffixes else "")
+    name = path.name.lower().removesuffix(".gz")
+    fmt = EXTENSION_FORMATS.get("." + name.rsplit(".", 1)[-1] if "." in name else "")  # pathlib: "..csv" has none
     if fmt is None or fmt == "regex":
         raise InputError(path, "cannot tell the format from the file name; pass --profile")
     return fmt
