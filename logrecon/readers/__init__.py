@@ -46,6 +46,23 @@ def register(name: str) -> Callable[[Reader], Reader]:
     return decorate
 
 
+# Columns logrecon adds beside the input's: an input column of the same name would be overwritten,
+# misread (a `malformed` value quarantines its record) or crash the run.
+RESERVED_COLUMNS = ("source", "record", "malformed", "raw", "arrival", "late", "lateness_ms", "latency_spike")
+
+
+def check_columns(path: Path, names) -> None:
+    """InputError for input column names a run cannot carry: duplicates, and logrecon's own."""
+    names = [str(n).strip() for n in names]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise InputError(path, f"duplicate column {', '.join(map(repr, duplicated))} in the header")
+    reserved = [n for n in names if n in RESERVED_COLUMNS]
+    if reserved:
+        raise InputError(path, f"column {', '.join(map(repr, reserved))} has a name logrecon gives its own "
+                               f"columns ({', '.join(RESERVED_COLUMNS)}); rename it in the input")
+
+
 def empty_records(path: Path) -> pd.DataFrame:
     """The records frame of a file that holds no records."""
     return pd.DataFrame({

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from . import ReadResult, empty_records, register
+from . import ReadResult, check_columns, empty_records, register
 from .text import is_blank, is_gzip, read_bytes
 
 
@@ -103,6 +103,7 @@ def read_csv(path: Path, profile=None) -> ReadResult:
     head = read_bytes(path, 1 << 16).removeprefix(b"\xef\xbb\xbf")
     header_line = head.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
     header = next(stdlib_csv.reader([header_line], delimiter=delimiter), [])
+    check_columns(path, header)
     fast = None
     if b"\n" in head and len(set(header)) == len(header) and not is_gzip(path):
         fast = _read_text_columns(path, delimiter, header)

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pajson
 
-from . import ReadResult, empty_records, register
+from . import ReadResult, check_columns, empty_records, register
 from .text import is_blank, is_gzip, read_bytes
 
 TEXT_FIELDS = ("timestamp", "service", "event_type", "session_id")
@@ -69,6 +69,7 @@ def _read_exact(path: Path) -> pd.DataFrame:
     parsed = [_parse_line(line) for line in lines]
     objects = [obj if obj is not None else {} for obj, _ in parsed]
     frame = pd.DataFrame.from_records(objects, index=pd.RangeIndex(len(objects)))  # all-{} rows still count
+    check_columns(path, frame.columns)  # the keys of every object, before logrecon adds its own
     frame = frame.astype(object).where(frame.notna(), None) if len(frame.columns) else frame
     problems = [problem for _, problem in parsed]
     frame["malformed"] = pd.Series(problems, dtype="str", index=frame.index) if len(lines) else pd.Series([], dtype="str")
@@ -91,6 +92,7 @@ def read_jsonl(path: Path, profile=None) -> ReadResult:
     if frame is None:
         frame = _read_exact(path)
     else:
+        check_columns(path, frame.columns)
         frame.insert(0, "source", str(path))
         frame.insert(1, "record", np.arange(1, len(frame) + 1, dtype="int64"))
         frame["malformed"] = pd.Series(pd.NA, index=frame.index, dtype="str")
