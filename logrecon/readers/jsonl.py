@@ -22,6 +22,8 @@ from .text import is_blank, is_gzip, read_bytes
 
 TEXT_FIELDS = ("timestamp", "service", "event_type", "session_id")
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+NULL_LINE = re.compile(rb"(?:^|\n)[ \t]*null[ \t]*(?:\r?\n|$)")  # Arrow reads it as a row of nulls, not an error
+JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 
 
 def _read_fast(path: Path) -> pd.DataFrame | None:
@@ -52,7 +54,7 @@ def _parse_line(text: str):
     except RecursionError:
         return None, "broken JSON: nested too deeply"
     if not isinstance(value, dict):
-        return None, f"a JSON {type(value).__name__}, not an object"
+        return None, f"a JSON {JSON_TYPES.get(type(value), type(value).__name__)}, not an object"
     if SURROGATE_ESCAPE.search(text):  # "\ud800" is valid JSON syntax but not text: unpaired halves can't be written
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
@@ -88,7 +90,9 @@ def read_jsonl(path: Path, profile=None) -> ReadResult:
         return ReadResult(empty_records(path), file_issues=("empty_input",))
     data = read_bytes(path)
     has_blank_lines = b"\n\n" in data or b"\n\r\n" in data or data.startswith(b"\n") or b"\n \n" in data
-    frame = None if has_blank_lines or is_gzip(path) else _read_fast(path)
+    null_line = (b"null\n" in data or b"null\r" in data or data.rstrip().endswith(b"null")) \
+        and NULL_LINE.search(data) is not None
+    frame = None if has_blank_lines or null_line or is_gzip(path) else _read_fast(path)
     if frame is None:
         frame = _read_exact(path)
     else:
