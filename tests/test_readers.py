@@ -1,0 +1,240 @@
+"""Readers: the records they hand to ingest, and how they number and judge them.
+
+Record numbers are 1-based per file; the header and blank lines are not records; a quoted
+multi-line CSV field is one record; a record that is not a record comes back `malformed` with a
+reason (never dropped); a file that cannot be read as a whole raises InputError.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from logrecon.errors import InputError
+from logrecon.readers import RESERVED_COLUMNS, expand_inputs, format_of, read_input
+
+HEADER = "timestamp,service,event_type\n"
+
+
+def read(path: Path, content: bytes | str):
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return read_input(path)
+
+
+def rows(result) -> list[dict]:
+    """Records as plain dicts without the source column (nulls as None)."""
+    frame = result.records.drop(columns="source").astype(object)
+    return frame.where(frame.notna(), None).to_dict("records")
+
+
+# ------------------------------------------------------------------------------------ CSV
+def test_csv_utf8_bom_is_not_part_of_the_first_column_name(tmp_path):
+    result = read(tmp_path / "bom.csv", b"\xef\xbb\xbf" + (HEADER + "2024-01-01T00:00:00Z,api,START\n").encode())
+    assert list(result.records.columns[:5]) == ["source", "record", "timestamp", "service", "event_type"]
+    assert rows(result)[0]["timestamp"] == "2024-01-01T00:00:00Z"
+
+
+def test_csv_crlf_line_ends_leave_no_carriage_return_in_values(tmp_path):
+    result = read(tmp_path / "crlf.csv", HEADER.replace("\n", "\r\n") + "2024-01-01T00:00:00Z,api,START\r\n")
+    assert rows(result) == [{"record": 1, "timestamp": "2024-01-01T00:00:00Z", "service": "api",
+                             "event_type": "START", "malformed": None}]
+
+
+def test_csv_last_record_without_trailing_newline_is_read(tmp_path):
+    result = read(tmp_path / "nonl.csv", HEADER + "2024-01-01T00:00:00Z,api,START\n2024-01-01T00:00:01Z,db,STOP")
+    assert [r["service"] for r in rows(result)] == ["api", "db"]
+
+
+def test_csv_quoted_newline_is_one_record_and_numbering_goes_on(tmp_path):
+    result = read(tmp_path / "quoted.csv", HEADER + '2024-01-01T00:00:00Z,"multi\nline\nservice",START\n'
+                                                    "2024-01-01T00:00:01Z,api,STOP\n")
+    assert [(r["record"], r["service"]) for r in rows(result)] == [(1, "multi\nline\nservice"), (2, "api")]
+
+
+@pytest.mark.parametrize("blank", ["\n", "\r\n", "\n\n\n"])
+def test_csv_blank_lines_are_not_records(tmp_path, blank):
+    result = read(tmp_path / "blank.csv", HEADER + blank + "2024-01-01T00:00:00Z,api,START\n" + blank
+                  + "2024-01-01T00:00:01Z,db,STOP\n" + blank)
+    assert [(r["record"], r["service"]) for r in rows(result)] == [(1, "api"), (2, "db")]
+
+
+@pytest.mark.parametrize("line, detail", [
+    ("2024-01-01T00:00:01Z,api", "2 fields, header has 3"),
+    ("2024-01-01T00:00:01Z,api,STOP,extra", "4 fields, header has 3"),
+    (",", "2 fields, header has 3"),
+])
+def test_csv_bad_field_count_is_a_malformed_record_with_detail_and_raw_line(tmp_path, line, detail):
+    result = read(tmp_path / "bad.csv", HEADER + "2024-01-01T00:00:00Z,api,START\n" + line + "\n"
+                  + "2024-01-01T00:00:02Z,db,STOP\n")
+    got = rows(result)
+    assert [r["record"] for r in got] == [1, 2, 3]
+    assert got[1]["malformed"] == detail and got[1]["raw"] == line
+    assert got[1]["service"] is None  # a malformed record's fields are not guessed
+    assert got[0]["malformed"] is None and got[2]["malformed"] is None
+
+
+def test_csv_bytes_that_are_not_utf8_make_a_malformed_record_not_a_failed_file(tmp_path):
+    result = read(tmp_path / "latin1.csv", HEADER.encode() + b"2024-01-01T00:00:00Z,caf\xe9,START\n"
+                  + b"2024-01-01T00:00:01Z,api,STOP\n")
+    got = rows(result)
+    assert got[0]["malformed"] == "bytes that are not UTF-8" and got[0]["raw"] == "2024-01-01T00:00:00Z,caf\ufffd,START"
+    assert got[1]["service"] == "api" and got[1]["malformed"] is None
+
+
+def test_csv_header_names_are_trimmed_and_extra_columns_kept_as_text(tmp_path):
+    result = read(tmp_path / "extra.csv", " timestamp , service ,event_type,host\n2024-01-01T00:00:00Z,api,START,7\n")
+    assert rows(result) == [{"record": 1, "timestamp": "2024-01-01T00:00:00Z", "service": "api",
+                             "event_type": "START", "host": "7", "malformed": None}]
+
+
+def test_csv_empty_and_whitespace_only_files_are_empty_input(tmp_path):
+    for name, content in (("zero.csv", b""), ("spaces.csv", b"  \n\n"), ("bom.csv", b"\xef\xbb\xbf")):
+        result = read(tmp_path / name, content)
+        assert result.file_issues == ("empty_input",) and len(result.records) == 0
+
+
+def test_csv_header_only_is_zero_records_not_empty_input(tmp_path):
+    result = read(tmp_path / "header.csv", HEADER)
+    assert len(result.records) == 0 and result.file_issues == ()
+    assert {"timestamp", "service", "event_type"} <= set(result.records.columns)
+
+
+def test_tsv_is_read_with_tabs(tmp_path):
+    result = read(tmp_path / "logs.tsv", "timestamp\tservice\tevent_type\n2024-01-01T00:00:00Z\ta,b\tSTART\n")
+    assert rows(result)[0]["service"] == "a,b"
+
+
+def test_csv_gz_is_read_like_plain_csv(tmp_path):
+    content = (HEADER + '2024-01-01T00:00:00Z,"x\ny",START\n\n2024-01-01T00:00:01Z,api\n').encode()
+    result = read(tmp_path / "logs.csv.gz", gzip.compress(content))
+    assert [(r["record"], r["service"], r["malformed"]) for r in rows(result)] == [
+        (1, "x\ny", None), (2, None, "2 fields, header has 3")]
+
+
+@pytest.mark.parametrize("column", RESERVED_COLUMNS)
+def test_csv_column_named_like_a_logrecon_column_is_refused(tmp_path, column):
+    with pytest.raises(InputError, match=f"column '{column}' has a name logrecon gives its own columns"):
+        read(tmp_path / "clash.csv", f"timestamp,service,event_type,{column}\n2024-01-01T00:00:00Z,api,START,x\n")
+
+
+def test_csv_duplicated_header_name_is_refused(tmp_path):
+    with pytest.raises(InputError, match="duplicate column 'service' in the header"):
+        read(tmp_path / "dup.csv", "timestamp,service,event_type,service\n2024-01-01T00:00:00Z,api,START,x\n")
+
+
+# ---------------------------------------------------------------------------------- JSONL
+OBJ = '{"timestamp": "2024-01-01T00:00:00Z", "service": "api", "event_type": "START"}'
+
+
+@pytest.mark.parametrize("blank", ["\n", "\r\n", "   \n", "\t\n"])
+def test_jsonl_blank_lines_are_not_records(tmp_path, blank):
+    result = read(tmp_path / "blank.jsonl", blank + OBJ + "\n" + blank + OBJ.replace("api", "db") + "\n" + blank)
+    assert [(r["record"], r["service"]) for r in rows(result)] == [(1, "api"), (2, "db")]
+
+
+@pytest.mark.parametrize("line, detail", [
+    ('{"timestamp": "2024-01-01T00:00:00Z", "service": ', "broken JSON"),
+    ("not json at all", "broken JSON"),
+    ('["2024-01-01T00:00:00Z", "api", "START"]', "a JSON array, not an object"),
+    ("42", "a JSON number, not an object"),
+    ('"text"', "a JSON string, not an object"),
+    ("null", "a JSON null, not an object"),
+    ('{"service": "a\\ud800"}', "unpaired UTF-16 surrogate"),
+])
+def test_jsonl_line_that_is_not_an_object_is_a_malformed_record_with_detail(tmp_path, line, detail):
+    result = read(tmp_path / "bad.jsonl", OBJ + "\n" + line + "\n" + OBJ + "\n")
+    got = rows(result)
+    assert [r["record"] for r in got] == [1, 2, 3]
+    assert detail in got[1]["malformed"] and got[1]["raw"] == line
+    assert got[0]["malformed"] is None and got[2]["malformed"] is None
+
+
+def test_jsonl_mixed_types_keep_their_raw_values_for_ingest(tmp_path):
+    result = read(tmp_path / "mixed.jsonl", "\n".join([
+        '{"timestamp": 1704067200, "service": "api", "event_type": "START", "latency_ms": "120ms"}',
+        '{"timestamp": "2024-01-01T00:00:01Z", "service": 7, "event_type": "STOP", "latency_ms": 5.5}',
+        '{"timestamp": 1704067202.25, "service": true, "event_type": "ERROR", "latency_ms": null, "extra": {"a": 1}}',
+    ]) + "\n")
+    got = rows(result)
+    assert [r["timestamp"] for r in got] == [1704067200, "2024-01-01T00:00:01Z", 1704067202.25]
+    assert [r["service"] for r in got] == ["api", 7, True]
+    assert [r["latency_ms"] for r in got] == ["120ms", 5.5, None]
+    assert got[2]["extra"] == {"a": 1}
+
+
+def test_jsonl_missing_keys_are_null_not_an_error(tmp_path):
+    result = read(tmp_path / "keys.jsonl", OBJ + '\n{"timestamp": "2024-01-01T00:00:01Z", "event_type": "STOP"}\n')
+    assert [r["service"] for r in rows(result)] == ["api", None]
+
+
+def test_jsonl_unicode_line_separator_inside_a_string_is_not_a_line_break(tmp_path):
+    result = read(tmp_path / "u2028.jsonl", (OBJ.replace("api", "a\u2028b\x85c") + "\n\n" + OBJ + "\n").encode())
+    got = rows(result)
+    assert [(r["record"], r["service"], r["malformed"]) for r in got] == [(1, "a\u2028b\x85c", None),
+                                                                          (2, "api", None)]
+
+
+def test_jsonl_bytes_that_are_not_utf8_make_a_malformed_record(tmp_path):
+    for content in (OBJ.encode() + b"\n" + OBJ.replace("api", "caf").encode().replace(b"caf", b"caf\xe9") + b"\n",
+                    OBJ.encode() + b"\n\n" + OBJ.replace("api", "caf").encode().replace(b"caf", b"caf\xe9") + b"\n"):
+        got = rows(read(tmp_path / "latin1.jsonl", content))
+        assert got[0]["malformed"] is None and got[1]["malformed"] == "bytes that are not UTF-8"
+
+
+def test_jsonl_gz_is_read_like_plain_jsonl(tmp_path):
+    result = read(tmp_path / "logs.jsonl.gz", gzip.compress((OBJ + "\n\nbroken\n" + OBJ + "\n").encode()))
+    assert [(r["record"], r["malformed"] is None) for r in rows(result)] == [(1, True), (2, False), (3, True)]
+
+
+def test_jsonl_every_line_broken_is_records_not_a_crash(tmp_path):
+    result = read(tmp_path / "allbad.jsonl", "not json\n[1, 2]\n")
+    assert [r["record"] for r in rows(result)] == [1, 2]
+    assert all(r["malformed"] for r in rows(result))
+
+
+def test_jsonl_key_named_like_a_logrecon_column_is_refused(tmp_path):
+    with pytest.raises(InputError, match="column 'source' has a name logrecon gives its own columns"):
+        read(tmp_path / "clash.jsonl", OBJ.replace("}", ', "source": "kafka"}') + "\n")
+
+
+# ------------------------------------------------------------------------- files as a whole
+@pytest.mark.parametrize("name", ["x.csv.gz", "x.jsonl.gz"])
+def test_truncated_gzip_is_an_input_error(tmp_path, name):
+    packed = gzip.compress((HEADER + "2024-01-01T00:00:00Z,api,START\n" * 5000).encode())
+    with pytest.raises(InputError, match="corrupt or truncated gzip"):
+        read(tmp_path / name, packed[: len(packed) // 2])
+
+
+def test_gz_name_on_a_plain_file_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="corrupt or truncated gzip"):
+        read(tmp_path / "plain.csv.gz", HEADER + "2024-01-01T00:00:00Z,api,START\n")
+
+
+@pytest.mark.parametrize("name, fmt", [("a.csv", "csv"), ("A.CSV.GZ", "csv"), ("a.tsv", "csv"), ("a.jsonl", "jsonl"),
+                                       ("a.ndjson.gz", "jsonl"), ("a.json", "jsonl"), ("..csv", "csv"),
+                                       ("a.2024-01-01.csv", "csv")])
+def test_format_comes_from_the_extension_through_gz(name, fmt):
+    assert format_of(Path(name), None) == fmt
+
+
+@pytest.mark.parametrize("name", ["app.log", "app.txt", "noextension", "x.gz"])
+def test_unknown_or_raw_text_extension_needs_a_profile(name):
+    with pytest.raises(InputError, match="pass --profile"):
+        format_of(Path(name), None)
+
+
+def test_inputs_expand_globs_and_directories_in_sorted_order_skipping_hidden(tmp_path):
+    for name in ("b.csv", "a.csv", ".hidden.csv"):
+        (tmp_path / name).write_text(HEADER)
+    assert [p.name for p in expand_inputs([str(tmp_path / "*.csv")])] == ["a.csv", "b.csv"]
+    assert [p.name for p in expand_inputs([tmp_path])] == ["a.csv", "b.csv"]
+
+
+@pytest.mark.parametrize("spec, says", [("missing.csv", "no such file"), ("nomatch-*.csv", "no file matches"),
+                                        ("empty-dir", "directory holds no input files")])
+def test_inputs_that_name_nothing_are_input_errors(tmp_path, spec, says):
+    (tmp_path / "empty-dir").mkdir()
+    with pytest.raises(InputError, match=says):
+        expand_inputs([str(tmp_path / spec)])
