@@ -74,29 +74,31 @@ def _known_keys() -> dict[str, str]:
     return {f.name: section for section, cls in SECTIONS.items() for f in fields(cls)}
 
 
-def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
+def _coerce(where: str, section: str, key: str, value: Any, default: Any) -> Any:
+    """`value` for `section.key` as the type its default has; ConfigError naming `where` if it cannot be."""
+    label = f"{section}.{key}"
     if key == "gap_threshold":
         if value == "auto":
             return value
         try:
             seconds = float(value)
         except (TypeError, ValueError):
-            raise ConfigError("config", key, f"expected seconds or 'auto', got {value!r}") from None
+            raise ConfigError(where, label, f"expected seconds or 'auto', got {value!r}") from None
         if seconds <= 0:
-            raise ConfigError("config", key, f"must be > 0, got {value!r}")
+            raise ConfigError(where, label, f"must be > 0, got {value!r}")
         return seconds
     if key == "dedup_key":
         keys = tuple([value] if isinstance(value, str) else value)
         if not keys:
-            raise ConfigError("config", key, "must name at least one column")
+            raise ConfigError(where, label, "must name at least one column")
         return keys
     if key == "strategy" and value not in ("auto", "fifo", "lifo", "latency"):
-        raise ConfigError("config", key, f"unknown strategy {value!r}; known: auto, fifo, lifo, latency")
+        raise ConfigError(where, label, f"unknown strategy {value!r}; known: auto, fifo, lifo, latency")
     if key == "epoch_unit" and value not in ("auto", "s", "ms", "us", "ns"):
-        raise ConfigError("config", key, f"unknown unit {value!r}; known: auto, s, ms, us, ns")
+        raise ConfigError(where, label, f"unknown unit {value!r}; known: auto, s, ms, us, ns")
     if isinstance(default, bool):
         if not isinstance(value, bool):
-            raise ConfigError("config", key, f"expected true/false, got {value!r}")
+            raise ConfigError(where, label, f"expected true/false, got {value!r}")
         return value
     if isinstance(default, float) or key in ("max_session_s",):
         if value is None and default is None:
@@ -104,12 +106,12 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
         try:
             return float(value)
         except (TypeError, ValueError):
-            raise ConfigError("config", key, f"expected a number, got {value!r}") from None
+            raise ConfigError(where, label, f"expected a number, got {value!r}") from None
     if key == "timestamp_year" and value is not None:
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise ConfigError("config", key, f"expected a year, got {value!r}") from None
+            raise ConfigError(where, label, f"expected a year, got {value!r}") from None
     return value
 
 
@@ -156,7 +158,7 @@ class Config:
                         where, f"{section}.{key}", f"unknown key; known: {', '.join(sorted(names))}"
                     )
             coerced = {
-                k: _coerce(section, k, v, getattr(current, k)) for k, v in values.items()
+                k: _coerce(where, section, k, v, getattr(current, k)) for k, v in values.items()
             }
             sections[section] = dataclasses.replace(current, **coerced)
         return dataclasses.replace(base, **sections)
