@@ -199,14 +199,34 @@ def _parse_iso(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return matched, ns, naive, invalid, min(digits, 9)
 
 
-def _epoch_ns(values: np.ndarray, unit: str) -> np.ndarray:
-    """Epoch numbers (int64 or float64) → ns, the unit from magnitude unless given."""
+def _epoch_factor(values: np.ndarray, unit: str) -> np.ndarray:
+    """Nanoseconds per unit of each epoch number: the unit from magnitude unless given."""
     magnitude = np.abs(values.astype("float64"))
     if unit == "auto":
-        factor = np.select([magnitude < 1e11, magnitude < 1e14, magnitude < 1e17],
-                           [EPOCH_UNITS["s"], EPOCH_UNITS["ms"], EPOCH_UNITS["us"]], EPOCH_UNITS["ns"])
-    else:
-        factor = np.full(len(values), EPOCH_UNITS[unit])
+        return np.select([magnitude < 1e11, magnitude < 1e14, magnitude < 1e17],
+                         [EPOCH_UNITS["s"], EPOCH_UNITS["ms"], EPOCH_UNITS["us"]], EPOCH_UNITS["ns"])
+    return np.full(len(values), EPOCH_UNITS[unit])
+
+
+def _decimal_epoch_ns(text: pa.ChunkedArray, unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """(handled, ns) for decimal epoch text, parsed exactly: whole and fraction digits apart, since
+    a float64 cannot hold "1710064807.123456" to the nanosecond."""
+    parts = pc.extract_regex(text, r"^(?P<sign>-?)(?P<whole>\d{1,18})\.(?P<frac>\d+)$")
+    handled = pc.is_valid(parts).to_numpy(zero_copy_only=False)
+    parts = pc.fill_null(parts, {"sign": "", "whole": "0", "frac": "0"})
+    whole = _ints(parts, "whole")
+    frac = pc.utf8_rpad(pc.utf8_slice_codeunits(pc.struct_field(parts, "frac"), 0, 9), 9, "0")
+    frac_ns = pc.cast(frac, pa.int64()).to_numpy(zero_copy_only=False) * _epoch_factor(whole, unit) // NS_PER_S
+    whole_ns = _epoch_ns(whole, unit)
+    top = np.iinfo(np.int64).max
+    ns = np.where(whole_ns >= top - NS_PER_S, top, whole_ns + frac_ns)  # beyond int64: out of range
+    negative = pc.equal(pc.struct_field(parts, "sign"), "-").to_numpy(zero_copy_only=False)
+    return handled, np.where(negative, -ns, ns)
+
+
+def _epoch_ns(values: np.ndarray, unit: str) -> np.ndarray:
+    """Epoch numbers (int64 or float64) → ns, the unit from magnitude unless given."""
+    factor = _epoch_factor(values, unit)
     with np.errstate(over="ignore", invalid="ignore"):
         if values.dtype.kind in "iu":
             limit = np.iinfo(np.int64).max // factor
@@ -340,7 +360,8 @@ def parse_timestamps(values: pd.Series, *, timestamp_format: str | None = None, 
                 text_reason[others[invalid]] = Reason.INVALID_TIMESTAMP
                 epoch[others] = _mask(pc.match_substring_regex(other_text, EPOCH_PATTERN)) & ~iso_matched
             if epoch.any():
-                epoch_text = pc.filter(text, pa.chunked_array([pa.array(epoch)]))
+                # Arrow's integer cast refuses a leading "+" (it raised here and ended the run).
+                epoch_text = pc.utf8_ltrim(pc.filter(text, pa.chunked_array([pa.array(epoch)])), characters="+")
                 integral = _mask(pc.match_substring_regex(epoch_text, r"^[+-]?(?:\d{1,18}|[1-8]\d{18})$"))  # fits int64
                 epoch_values = np.where(
                     integral,
@@ -350,7 +371,9 @@ def parse_timestamps(values: pd.Series, *, timestamp_format: str | None = None, 
                 epoch_ns = _epoch_ns(epoch_values, epoch_unit)
                 if not integral.all():
                     as_float = pc.cast(epoch_text, pa.float64()).to_numpy(zero_copy_only=False)
-                    epoch_ns = np.where(integral, epoch_ns, _epoch_ns(as_float, epoch_unit))
+                    decimal, decimal_ns = _decimal_epoch_ns(epoch_text, epoch_unit)
+                    epoch_ns = np.where(integral, epoch_ns,
+                                        np.where(decimal, decimal_ns, _epoch_ns(as_float, epoch_unit)))
                 text_ns[epoch] = epoch_ns
             rest = ~matched & ~epoch & ~empty
             if rest.any():
