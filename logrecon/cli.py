@@ -255,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="logrecon: %(message)s", stream=sys.stderr)
+    logging.getLogger("papermill").setLevel(logging.WARNING)  # our progress bar says what runs
     try:
         return COMMANDS[args.command](args)
     except LogreconError as exc:
