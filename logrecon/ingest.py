@@ -126,7 +126,9 @@ def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
     service_missing = service.isna() | (service == "")
     reasons["service"] = np.where(service_missing.to_numpy(), Reason.MISSING_FIELD.value, None)
 
-    event_type = _text(_column(records, "event_type")).str.upper()
+    raw_type = _text(_column(records, "event_type"))
+    ascii_only = raw_type.str.isascii().fillna(True).astype(bool)
+    event_type = raw_type.str.upper().where(ascii_only, raw_type)  # ASCII case only: "ſtart" is not START
     type_missing = (event_type.isna() | (event_type == "")).to_numpy()
     type_unknown = ~type_missing & ~event_type.isin(EVENT_TYPES).to_numpy()
     reasons["event_type"] = np.select(
@@ -164,7 +166,7 @@ def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
     issues = issues_frame(
         records["source"][bad_latency].to_numpy(), records["record"][bad_latency].to_numpy(),
         field="latency_ms", reason=Reason.INVALID_LATENCY, action="nulled",
-        detail=("value " + _column(records, "latency_ms")[bad_latency].astype("str")).to_numpy(),
+        detail=("value " + _column(records, "latency_ms")[bad_latency].astype("str").fillna("NaN")).to_numpy(),
         stage="ingest")
     stats = {
         "records": n, "events": int(kept.sum()), "quarantined": int(quarantined.sum()),
