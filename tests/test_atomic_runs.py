@@ -25,7 +25,7 @@ SMALL = ("timestamp,service,event_type,latency_ms,session_id\n"
 
 def logrecon(*args, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "logrecon.cli", "-q", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -149,8 +149,7 @@ def test_publish_interrupted_at_any_rename_leaves_a_complete_run_at_out(tmp_path
 def test_the_same_input_twice_gives_byte_identical_csv_artifacts(tmp_path, big_input):
     sample = tmp_path / "sample.csv"
     with open(big_input) as source, open(sample, "w") as target:
-        for _, line in zip(range(20_000), source):
-            target.write(line)
+        target.writelines(line for _, line in zip(range(20_000), source))
     first = logrecon("run", sample, "--out", tmp_path / "first", "--no-report", cwd=tmp_path)
     second = logrecon("run", sample, "--out", tmp_path / "second", "--no-report", cwd=tmp_path)
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr

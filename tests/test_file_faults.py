@@ -33,7 +33,7 @@ def logrecon(*args, cwd: Path, timeout: float = 120) -> subprocess.CompletedProc
     """Run the real CLI in `cwd`; a hang fails the test instead of the suite."""
     env = {**os.environ, "LOGRECON_DEBUG": ""}
     return subprocess.run([sys.executable, "-m", "logrecon.cli", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def error_line(result: subprocess.CompletedProcess, code: int = 2) -> str:
@@ -102,8 +102,8 @@ def test_extra_columns_are_kept_and_travel_with_their_events(tmp_path):
 
 @pytest.mark.parametrize("name, content", [
     ("bytes.csv", HEADER.encode() + b"2024-01-01T00:00:00Z,api,START,,s1\n2024-01-01T00:00:01Z,a\xffpi,STOP,,s1\n"),
-    ("bytes.jsonl", b'{"timestamp": "2024-01-01T00:00:00Z", "service": "api", "event_type": "START"}\n'
-                    b'{"timestamp": "2024-01-01T00:00:01Z", "service": "a\xffpi", "event_type": "STOP"}\n'),
+    ("bytes.jsonl", (b'{"timestamp": "2024-01-01T00:00:00Z", "service": "api", "event_type": "START"}\n'
+                     b'{"timestamp": "2024-01-01T00:00:01Z", "service": "a\xffpi", "event_type": "STOP"}\n')),
 ])
 def test_non_utf8_bytes_quarantine_their_record_as_malformed_and_keep_the_rest(tmp_path, name, content):
     """Decided policy: a record with bytes that are not UTF-8 is a malformed record, not a failed file."""
@@ -298,8 +298,8 @@ def test_bad_fail_on_exits_2_before_anything_runs(tmp_path, expression, says):
 
 
 @pytest.mark.parametrize("yaml_text, says", [
-    ("sessions:\n  stratgy: fifo\n", "sessions.stratgy: unknown key; known: infer_start_from_latency, "
-                                     "max_session_s, strategy"),
+    ("sessions:\n  stratgy: fifo\n", ("sessions.stratgy: unknown key; known: infer_start_from_latency, "
+                                      "max_session_s, strategy")),
     ("sesions:\n  strategy: fifo\n", "sesions: unknown section; known: ingest, normalize, validate, sessions, metrics"),
     ("sessions:\n  strategy: newest\n", "sessions.strategy: unknown strategy 'newest'; known: auto, fifo, lifo, latency"),
     ("validate: [1, 2\n", "invalid YAML"),
