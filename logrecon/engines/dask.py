@@ -58,16 +58,22 @@ _QUIET_LOGGERS = ("distributed", "distributed.shuffle", "distributed.shuffle._sc
 
 
 # ------------------------------------------------------------------------ worker tasks
-def ingest_input(path: str, index: int, profile, cfg: IngestConfig) -> dict:
-    """One input, on a worker: read, check and hash it, then ingest it with a global arrival."""
+def ingest_input(path: str, index: int, profile, cfg: IngestConfig, name: str | None = None) -> dict:
+    """One input, on a worker: read, check and hash it, then ingest it with a global arrival.
+
+    `path` is absolute (a worker's working directory is not the driver's); `name` is the input
+    as the user gave it, which provenance (`source`) and the manifest keep."""
     started = time.perf_counter()
     try:
-        source = Path(path)
+        source, name = Path(path), Path(name or path)
         with ThreadPoolExecutor(max_workers=1) as pool:
             digest = pool.submit(pipeline._sha256, source)  # hashing overlaps reading
             read = read_input(source, profile)
-            pipeline.require_columns(source, read)
-            entry = pipeline.input_entry(source, digest.result(), read)
+            if source != name and "source" in read.records.columns:
+                read.records["source"] = pd.Series(str(name), index=read.records.index,
+                                                   dtype=read.records["source"].dtype)
+            pipeline.require_columns(name, read)
+            entry = pipeline.input_entry(name, digest.result(), read)
     except LogreconError as exc:  # rebuilt and raised on the driver, in input order
         return {"error": {"type": type(exc).__name__, "fields": dict(vars(exc)), "message": str(exc)}}
     result = ingest(read.records, cfg)
@@ -228,7 +234,7 @@ def _run(client, run: pipeline.RunContext, profile, n_workers: int, partitions: 
     cfg = run.config
     # -- ingest: one task per input ---------------------------------------------------------
     started = time.perf_counter()
-    ingested = [client.submit(ingest_input, path, index, profile, cfg.ingest, pure=False)
+    ingested = [client.submit(ingest_input, os.path.abspath(path), index, profile, cfg.ingest, path, pure=False)
                 for index, path in enumerate(run.inputs)]
     summaries = client.gather([client.submit(without_events, f) for f in ingested])
     for summary in summaries:
