@@ -82,7 +82,13 @@ def _parse_latency(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         text = _text(values)
     text_array = pa.array(text, type=pa.large_string(), from_pandas=True)
     present = pc.fill_null(pc.not_equal(text_array, ""), False).to_numpy(zero_copy_only=False) & ~is_number
-    bare = pc.fill_null(pc.match_substring_regex(text_array, LATENCY_PATTERN), False).to_numpy(zero_copy_only=False)
+    # Fast path: when every present value is plain ASCII digits (whole milliseconds, the usual
+    # case), each is a bare number and the regex has nothing to add.
+    digits = pc.or_kleene(pc.ascii_is_decimal(text_array), pc.equal(text_array, ""))
+    if pc.all(pc.fill_null(digits, True)).as_py():
+        bare = present
+    else:
+        bare = pc.fill_null(pc.match_substring_regex(text_array, LATENCY_PATTERN), False).to_numpy(zero_copy_only=False)
     parsed = pc.cast(pc.if_else(pa.array(bare), text_array, None), pa.float64()).to_numpy(zero_copy_only=False)
     latency = np.where(is_number, numbers, np.where(bare, parsed, np.nan))
     with np.errstate(invalid="ignore"):
@@ -91,10 +97,32 @@ def _parse_latency(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.where(valid, latency, np.nan), invalid
 
 
-def _unsorted_categorical(values: pd.Series) -> pd.Categorical:
-    """Categories in first-seen order: sorting millions of ids would cost more than it gives."""
-    codes, uniques = pd.factorize(values.reset_index(drop=True), use_na_sentinel=True)
-    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype="str"))
+def _encoded_text(values: pd.Series, *, upper: bool = False, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
+    """(codes, categories) of the trimmed text; -1 for null or empty.
+
+    Each distinct raw value is cleaned once (trimmed, ASCII upper-cased if asked) on the
+    dictionary, not once per row: a service or event type column has a handful of values.
+    """
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        array = values.array._pa_array.combine_chunks()
+    else:
+        array = pa.array(_text(values), type=pa.large_string(), from_pandas=True)
+    encoded = pc.dictionary_encode(array)
+    cleaned = pc.utf8_trim_whitespace(encoded.dictionary)
+    if upper:
+        cleaned = pc.ascii_upper(cleaned)  # ASCII case only: "ſtart" is not START
+    distinct = pd.Series(cleaned.to_pylist(), dtype=object)
+    remap, categories = pd.factorize(distinct.where(distinct != ""), sort=sort, use_na_sentinel=True)
+    index = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return np.where(index >= 0, np.append(remap, -1)[index], -1), pd.Index(categories, dtype="str")
+
+
+def _categorical(codes: np.ndarray, categories: pd.Index, kept: np.ndarray) -> pd.Categorical:
+    """The kept rows as a categorical holding only the categories they use (order kept)."""
+    kept_codes = codes[kept]
+    used = np.bincount(kept_codes[kept_codes >= 0], minlength=len(categories)) > 0
+    renumber = np.append(np.cumsum(used) - 1, -1)
+    return pd.Categorical.from_codes(renumber[kept_codes], categories=categories[used])
 
 
 def window_ns(cfg: IngestConfig) -> tuple[int, int]:
@@ -122,15 +150,14 @@ def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
         timestamp_year=cfg.timestamp_year, epoch_unit=cfg.epoch_unit, window=window_ns(cfg))
     reasons["timestamp"] = parsed.reason
 
-    service = _text(_column(records, "service"))
-    service_missing = service.isna() | (service == "")
-    reasons["service"] = np.where(service_missing.to_numpy(), Reason.MISSING_FIELD.value, None)
+    service_codes, service_names = _encoded_text(_column(records, "service"), sort=True)
+    reasons["service"] = np.where(service_codes < 0, Reason.MISSING_FIELD.value, None)
 
-    raw_type = _text(_column(records, "event_type"))
-    ascii_only = raw_type.str.isascii().fillna(True).astype(bool)
-    event_type = raw_type.str.upper().where(ascii_only, raw_type)  # ASCII case only: "ſtart" is not START
-    type_missing = (event_type.isna() | (event_type == "")).to_numpy()
-    type_unknown = ~type_missing & ~event_type.isin(EVENT_TYPES).to_numpy()
+    type_codes, type_names = _encoded_text(_column(records, "event_type"), upper=True)
+    known = np.append(pd.Index(EVENT_TYPES).get_indexer(type_names), -1)  # per category: 0..2, or -1
+    event_type = np.where(type_codes >= 0, known[type_codes], -1)
+    type_missing = type_codes < 0
+    type_unknown = ~type_missing & (event_type < 0)
     reasons["event_type"] = np.select(
         [type_missing, type_unknown], [Reason.MISSING_FIELD.value, Reason.INVALID_EVENT_TYPE.value], None)
 
@@ -144,16 +171,15 @@ def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
 
     kept = ~quarantined
     latency, latency_invalid = _parse_latency(_column(records, "latency_ms"))
-    session_id = _text(_column(records, "session_id"))
-    session_id = session_id.where(session_id != "")
+    session_codes, session_names = _encoded_text(_column(records, "session_id"))
 
     extra = [c for c in records.columns if c not in (*CANONICAL, "source", "record", "malformed", "raw")]
     events = pd.DataFrame({
         "timestamp": pd.to_datetime(parsed.ns[kept], utc=True, unit="ns"),
-        "service": pd.Categorical(service[kept]),
-        "event_type": pd.Categorical(event_type[kept], categories=EVENT_TYPES),
+        "service": _categorical(service_codes, service_names, kept),
+        "event_type": pd.Categorical.from_codes(event_type[kept], categories=EVENT_TYPES),
         "latency_ms": latency[kept],
-        "session_id": _unsorted_categorical(session_id[kept]),
+        "session_id": _categorical(session_codes, session_names, kept),
         "source": pd.Categorical(records["source"][kept].reset_index(drop=True)),
         "record": records["record"].to_numpy()[kept].astype("int64"),
         "arrival": np.flatnonzero(kept).astype("int64"),
