@@ -107,6 +107,8 @@ def _encoded_text(values: pd.Series, *, upper: bool = False, sort: bool = False)
         array = values.array._pa_array.combine_chunks()
     else:
         array = pa.array(_text(values), type=pa.large_string(), from_pandas=True)
+        if isinstance(array, pa.ChunkedArray):  # what an empty column converts to
+            array = array.combine_chunks()
     encoded = pc.dictionary_encode(array)
     cleaned = pc.utf8_trim_whitespace(encoded.dictionary)
     if upper:
