@@ -62,13 +62,26 @@ def _second_prefixes(seconds: np.ndarray) -> np.ndarray:
 
 
 def format_utc(values: pd.Series, digits: int) -> pa.Array:
-    """UTC datetimes → ISO-8601 text with `digits` (0/3/6/9) fractional digits and `Z`.
-
-    Vectorized byte-matrix formatting: the date-time prefix is computed once per run of equal
-    seconds (sorted logs repeat them a lot), the fraction from a 3-digit lookup table.
-    """
+    """UTC datetimes → ISO-8601 text with `digits` (0/3/6/9) fractional digits and `Z`."""
     valid = values.notna().to_numpy()
-    ns = np.where(valid, nanoseconds(values), 0)
+    text = byte_strings(utc_bytes(np.where(valid, nanoseconds(values), 0), digits))
+    return text if valid.all() else pc.if_else(pa.array(valid), text, pa.scalar(None, pa.large_string()))
+
+
+def byte_strings(matrix: np.ndarray) -> pa.LargeStringArray:
+    """A fixed-width (n, width) byte matrix as an Arrow string array, without a copy."""
+    n, width = matrix.shape
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(matrix)))
+
+
+def utc_bytes(ns: np.ndarray, digits: int) -> np.ndarray:
+    """Epoch ns → `YYYY-MM-DDTHH:MM:SS[.f]Z` as an (n, width) byte matrix.
+
+    The date-time prefix is computed once per run of equal seconds (sorted logs repeat them a
+    lot), the fraction from a 3-digit look-up table.
+    """
+    ns = np.asarray(ns, dtype=np.int64)
     n = len(ns)
     seconds = np.floor_divide(ns, 1_000_000_000)
     nanos = ns - seconds * 1_000_000_000
@@ -83,9 +96,7 @@ def format_utc(values: pd.Series, digits: int) -> pa.Array:
         for group in range(digits // 3):
             out[:, 20 + 3 * group: 23 + 3 * group] = THREE_DIGITS[nanos // 10 ** (6 - 3 * group) % 1000]
     out[:, -1] = ord("Z")
-    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
-    text = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out))
-    return text if valid.all() else pc.if_else(pa.array(valid), text, pa.scalar(None, pa.large_string()))
+    return out
 
 
 def to_arrow(frame: pd.DataFrame, digits: int) -> pa.Table:

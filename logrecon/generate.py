@@ -44,7 +44,6 @@ START, so there it is `missing_start`), otherwise `complete`.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
@@ -58,6 +57,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from .artifacts import byte_strings, utc_bytes
 from .errors import ConfigError
 
 DEFAULT_ROWS = 20_000
@@ -172,74 +172,9 @@ class GeneratedLogs:
 # --------------------------------------------------------------------------- formatting
 
 
-def _digits(buf: np.ndarray, col: int, values: np.ndarray, width: int) -> None:
-    """Write `values` as zero-padded decimals into columns col..col+width of a byte matrix."""
-    v = values.astype(np.int64, copy=True)
-    for k in range(width - 1, -1, -1):
-        buf[:, col + k] = 48 + v % 10
-        v //= 10
-
-
-def _string_array(buf: np.ndarray) -> pa.LargeStringArray:
-    """A fixed-width byte matrix (n, w) as an Arrow string array, without a copy."""
-    n, width = buf.shape
-    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
-    return pa.LargeStringArray.from_buffers(
-        n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(buf))
-    )
-
-
-@functools.cache
-def _time_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Byte tables: `HH:MM:SS` for every second of a day, `mmm` for every millisecond."""
-    sec = np.arange(86_400)
-    tod = np.empty((86_400, 8), dtype=np.uint8)
-    tod[:, [2, 5]] = ord(":")
-    _digits(tod, 0, sec // 3600, 2)
-    _digits(tod, 3, sec // 60 % 60, 2)
-    _digits(tod, 6, sec % 60, 2)
-    frac = np.empty((1000, 3), dtype=np.uint8)
-    _digits(frac, 0, np.arange(1000), 3)
-    return tod.view("V8").ravel(), frac.view("V3").ravel()
-
-
-_ISO_LAYOUT = np.dtype([
-    ("date", "V10"), ("T", "u1"), ("clock", "V8"), ("dot", "u1"), ("milli", "V3"), ("Z", "u1"),
-])
-
-
-def _iso_bytes(ms: np.ndarray) -> np.ndarray:
-    """Epoch milliseconds -> byte matrix of `YYYY-MM-DDTHH:MM:SS.mmmZ` (24 wide).
-
-    Vectorized through lookup tables (one row per calendar day in range, per second of the
-    day, per millisecond) gathered with `np.take` into a packed record (years 0001-9999).
-    """
-    ms = np.asarray(ms, dtype=np.int64)
-    out = np.empty(len(ms), dtype=_ISO_LAYOUT)
-    if len(ms):
-        days = ms // 86_400_000
-        in_day = ms - days * 86_400_000
-        first, last = int(days.min()), int(days.max())
-        if not (-719_162 <= first and last <= 2_932_896):      # 0001-01-01 .. 9999-12-31
-            raise ValueError("timestamps outside years 0001-9999 cannot be formatted")
-        calendar = np.arange(first, last + 1).astype("datetime64[D]")
-        dates = np.frombuffer(
-            np.datetime_as_string(calendar, unit="D").astype("S10").tobytes(), dtype="V10"
-        )
-        clock, milli = _time_tables()
-        days -= first
-        out["date"] = np.take(dates, days)
-        del days
-        seconds = in_day // 1000
-        out["clock"] = np.take(clock, seconds)
-        out["milli"] = np.take(milli, in_day - seconds * 1000)
-        out["T"], out["dot"], out["Z"] = ord("T"), ord("."), ord("Z")
-    return out.view(np.uint8).reshape(len(ms), 24)
-
-
 def format_iso_ms(ms: np.ndarray) -> pa.LargeStringArray:
     """Epoch milliseconds -> ISO-8601 UTC strings with `Z` and millisecond precision."""
-    return _string_array(_iso_bytes(ms))
+    return byte_strings(utc_bytes(np.asarray(ms, dtype=np.int64) * 1_000_000, 3))
 
 
 def _session_id_strings(ids: np.ndarray) -> pa.LargeStringArray:
@@ -251,7 +186,7 @@ def _session_id_strings(ids: np.ndarray) -> pa.LargeStringArray:
     buf[:, 1] = ord("-")
     for k in range(8):
         buf[:, 9 - k] = hexdigits[(ids >> np.uint64(4 * k)) & np.uint64(15)]
-    return _string_array(buf)
+    return byte_strings(buf)
 
 
 def _str_series(array: pa.Array) -> pd.Series:
@@ -585,7 +520,7 @@ def generate(
     f_bits[is_late] |= _BIT["late"]
 
     # ---- logs frame
-    ts_buf = _iso_bytes(np.where(f_tsf == 0, f_logged, f_wall))
+    ts_buf = utc_bytes(np.where(f_tsf == 0, f_logged, f_wall) * 1_000_000, 3)
     corrupt = np.flatnonzero(f_tsf == 2)
     half = _pick(rng, corrupt, len(corrupt) // 2)                     # impossible dates
     garbage = np.setdiff1d(corrupt, half)
@@ -604,7 +539,7 @@ def generate(
         buf_view = ts_buf[rows_v]
         buf_view[:, 0:4] = np.frombuffer(year, dtype=np.uint8)
         ts_buf[rows_v] = buf_view
-    ts_arr = _string_array(ts_buf)
+    ts_arr = byte_strings(ts_buf)
     del ts_buf
     replace = np.zeros(total, dtype=bool)
     replace[garbage] = True
