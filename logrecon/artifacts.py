@@ -127,8 +127,8 @@ def atomic_path(path: Path) -> Path:
 
 
 def write_csv(frame: pd.DataFrame, path: Path, digits: int = 3) -> Path:
-    """Write a deterministic CSV atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a deterministic CSV atomically, into a directory that exists (never recreated: a
+    late write must not resurrect a run directory that was removed)."""
     partial = atomic_path(path)
     table = to_arrow(frame, digits)
     pacsv.write_csv(table, partial, write_options=pacsv.WriteOptions(quoting_style="needed"))
