@@ -182,8 +182,9 @@ def test_extra_columns_travel_with_events_and_ingest_never_mutates_its_input():
     assert result.frame["host"].tolist() == ["h1"]
 
 
-def test_an_empty_records_frame_gives_empty_events():
-    result = ingest(records([]), CFG)
+@pytest.mark.parametrize("json_like", [False, True])
+def test_an_empty_records_frame_gives_empty_events(json_like):
+    result = ingest(records([], json_like=json_like), CFG)
     assert result.frame.empty and result.tables["quarantine"].empty and result.issues.empty
     assert list(result.frame.columns[:5]) == ["timestamp", "service", "event_type", "latency_ms", "session_id"]
 
