@@ -16,8 +16,8 @@ Peak RSS of a run is the larger of two readings, both of the measured process *t
   child and its reaped descendants; exact for a single process, which both tools are with the
   pandas engine and Polars);
 - the sum of RSS over the child and all its live descendants, sampled every 20 ms with psutil
-  (catches multi-process trees such as `--engine dask`'s local workers; may miss a spike
-  shorter than 20 ms).
+  (the list of descendants refreshed every 0.5 s; catches multi-process trees such as
+  `--engine dask`'s local workers; may miss a spike shorter than 20 ms).
 The benchmark process itself is never counted. Wall time includes interpreter start-up and
 imports: it is what a user waits for.
 
@@ -41,7 +41,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 REFERENCE = HERE / "reference_polars.py"
-POLL_S = 0.02
+POLL_S = 0.02            # RSS sampling period
+RESCAN_S = 0.5           # how often the list of descendants is refreshed (a /proc walk)
 STAGES = ("ingest", "normalize", "validate", "sessions", "metrics")
 AGREEMENT = ("events", "duplicates", "quarantined", "late_events", "gaps", "sessions_complete",
              "sessions_missing_stop", "sessions_missing_start", "sessions_clock_skew")
@@ -53,15 +54,18 @@ except ImportError:  # the [bench] extra is missing: the kernel high-water mark 
 
 
 # ----------------------------------------------------------------------------- measuring
-def _tree_rss(process) -> int:
-    total = 0
+def _descendants(process) -> list:
     try:
-        members = [process, *process.children(recursive=True)]
+        return [process, *process.children(recursive=True)]
     except psutil.Error:
-        return 0
+        return [process]
+
+
+def _tree_rss(members: list) -> int:
+    total = 0
     for member in members:
         try:
-            total += member.memory_info().rss
+            total += member.memory_info().rss   # one /proc/<pid>/statm read
         except psutil.Error:
             pass
     return total
@@ -70,10 +74,11 @@ def _tree_rss(process) -> int:
 def measure(command: list[str], log: Path, env: dict | None = None) -> dict:
     """Run `command` to completion; wall seconds, peak RSS bytes of its tree, exit code."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]
     with open(log, "wb") as sink:
         started = time.perf_counter()
         child = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-        sampled = 0
+        sampled, members, rescan = 0, [], 0.0
         watched = psutil.Process(child.pid) if psutil is not None else None
         while True:
             if watched is None:
@@ -82,12 +87,16 @@ def measure(command: list[str], log: Path, env: dict | None = None) -> dict:
                 pid, status, usage = os.wait4(child.pid, os.WNOHANG)
             if pid:
                 break
-            sampled = max(sampled, _tree_rss(watched))
+            now = time.perf_counter()
+            if now >= rescan:  # new worker processes are found within RESCAN_S
+                members, rescan = _descendants(watched), now + RESCAN_S
+            sampled = max(sampled, _tree_rss(members))
             time.sleep(POLL_S)
         wall = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen.wait
-    return {"wall_s": wall, "peak_rss": max(sampled, usage.ru_maxrss * 1024), "rc": child.returncode,
-            "sampled_rss": sampled, "maxrss": usage.ru_maxrss * 1024}
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss": max(sampled, usage.ru_maxrss * 1024),
+            "rc": child.returncode, "sampled_rss": sampled, "maxrss": usage.ru_maxrss * 1024,
+            "load_before": load}
 
 
 # ----------------------------------------------------------------------------- data
@@ -189,17 +198,20 @@ def render(results: list[dict], info: dict, args) -> str:
                     f"logrecon {info['logrecon']}.")
     work_line = (f"Work: `logrecon run --no-report --gap-threshold {args.gap_threshold:g}` vs the Polars reference "
                  f"(`benchmarks/reference_polars.py`) on `logrecon generate --rows N --seed {args.seed}` output. "
-                 f"Wall: best of {args.repeat}; peak RSS: highest of {args.repeat} (whole process tree).")
+                 f"Wall: best of {args.repeat}, with that run's CPU time (user + system, the process tree) and the "
+                 f"1-minute load average when it started ({info['cores']} cores: above that, others were competing); "
+                 f"peak RSS: highest of {args.repeat} (whole process tree).")
     lines = [f"## logrecon benchmark ({time.strftime('%Y-%m-%d %H:%M')})", "", machine_line, "", work_line, "",
-             "| rows | tool | wall s | rows/s | peak RSS MB | time / Polars | RSS / Polars |",
-             "|---:|---|---:|---:|---:|---:|---:|"]
+             "| rows | tool | wall s | CPU s | rows/s | peak RSS MB | time / Polars | RSS / Polars | load |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for result in results:
         polars = result["tools"].get("polars")
         for tool, best in result["tools"].items():
             lines.append(
-                f"| {result['rows']:,} | {tool} | {best['wall_s']:.2f} | {result['rows'] / best['wall_s']:,.0f} | "
-                f"{_mb(best['peak_rss'])} | {_ratio(best['wall_s'], polars and polars['wall_s'])} | "
-                f"{_ratio(best['peak_rss'], polars and polars['peak_rss'])} |")
+                f"| {result['rows']:,} | {tool} | {best['wall_s']:.2f} | {best['cpu_s']:.1f} | "
+                f"{result['rows'] / best['wall_s']:,.0f} | {_mb(best['peak_rss'])} | "
+                f"{_ratio(best['wall_s'], polars and polars['wall_s'])} | "
+                f"{_ratio(best['peak_rss'], polars and polars['peak_rss'])} | {best['load_before']:.1f} |")
     if len(results) > 1:
         small, large = results[0], results[-1]
         scale = large["rows"] / small["rows"]
