@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pajson
 
+from ..errors import InputError
 from . import ReadResult, check_columns, empty_records, register
 from .text import is_blank, is_gzip, read_bytes
 
@@ -95,6 +96,9 @@ def read_jsonl(path: Path, profile=None) -> ReadResult:
     frame = None if has_blank_lines or null_line or is_gzip(path) else _read_fast(path)
     if frame is None:
         frame = _read_exact(path)
+        if len(frame) and frame["malformed"].notna().all():  # e.g. a JSON array, pretty-printed JSON, Latin-1
+            raise InputError(path, f"no line is a JSON object (first line: {frame['malformed'].iloc[0]}); "
+                                   "JSON Lines needs one object per line")
     else:
         check_columns(path, frame.columns)
         frame.insert(0, "source", str(path))
