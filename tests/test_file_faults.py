@@ -168,6 +168,14 @@ def test_truncated_gzip_exits_2_corrupt_or_truncated(tmp_path, name):
     assert_nothing_written(tmp_path / "run")
 
 
+def test_json_array_file_exits_2_saying_json_lines_needs_one_object_per_line(tmp_path):
+    (tmp_path / "export.json").write_text('[{"timestamp": "2024-01-01T00:00:00Z", "service": "api",\n'
+                                          '  "event_type": "START"}]\n')
+    line = error_line(logrecon("run", "export.json", "--out", "run", "--no-report", cwd=tmp_path))
+    assert "export.json: no line is a JSON object" in line and "JSON Lines needs one object per line" in line
+    assert_nothing_written(tmp_path / "run")
+
+
 def test_nonexistent_path_exits_2_no_such_file(tmp_path):
     line = error_line(logrecon("run", "nowhere.csv", "--out", "run", "--no-report", cwd=tmp_path))
     assert line == "logrecon: error: nowhere.csv: no such file"

@@ -188,10 +188,17 @@ def test_jsonl_gz_is_read_like_plain_jsonl(tmp_path):
     assert [(r["record"], r["malformed"] is None) for r in rows(result)] == [(1, True), (2, False), (3, True)]
 
 
-def test_jsonl_every_line_broken_is_records_not_a_crash(tmp_path):
-    result = read(tmp_path / "allbad.jsonl", "not json\n[1, 2]\n")
-    assert [r["record"] for r in rows(result)] == [1, 2]
-    assert all(r["malformed"] for r in rows(result))
+@pytest.mark.parametrize("content", ["not json\n[1, 2]\n", '[{"timestamp": "2024-01-01T00:00:00Z",\n  "service": "a"}]\n'])
+def test_jsonl_file_where_no_line_is_an_object_is_refused_saying_so(tmp_path, content):
+    """A JSON array or pretty-printed JSON is not JSON Lines: one clear file-level error, not a
+    misleading 'missing required column' (nor a crash)."""
+    with pytest.raises(InputError, match=r"no line is a JSON object \(first line: .*\); JSON Lines needs one object"):
+        read(tmp_path / "array.json", content)
+
+
+def test_jsonl_file_with_one_good_line_keeps_its_broken_lines_as_records(tmp_path):
+    result = read(tmp_path / "some.jsonl", "not json\n" + OBJ + "\n[1, 2]\n")
+    assert [(r["record"], r["malformed"] is None) for r in rows(result)] == [(1, False), (2, True), (3, False)]
 
 
 def test_jsonl_key_named_like_a_logrecon_column_is_refused(tmp_path):
