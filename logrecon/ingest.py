@@ -29,6 +29,11 @@ LATENCY_PATTERN = r"^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 def _text(values: pd.Series) -> pd.Series:
     """Trimmed text; null stays null; JSON numbers become their text, booleans, objects and
     arrays their JSON text."""
+    return _raw_text(values).str.strip()
+
+
+def _raw_text(values: pd.Series) -> pd.Series:
+    """Text as the input spelled it (`true`, `{"a": 1}`, not Python's `True`, `{'a': 1}`); null stays null."""
     if values.dtype == object:
         kinds = values.map(type)
         as_json = kinds.isin((bool, np.bool_, dict, list)).to_numpy()
@@ -39,7 +44,7 @@ def _text(values: pd.Series) -> pd.Series:
         values = values.astype("str")
     elif not isinstance(values.dtype, pd.StringDtype):
         values = values.astype("str")
-    return values.str.strip()
+    return values
 
 
 def _record_size(records: pd.DataFrame) -> np.ndarray:
@@ -223,6 +228,6 @@ def _quarantine_rows(records, fails, quarantined, malformed) -> pd.DataFrame:
     for name in (*CANONICAL, "raw"):
         if name in records.columns:
             raw = records[name][quarantined]
-            preview = raw.astype("str").str.slice(0, RAW_PREVIEW_CHARS) if len(raw) else raw
+            preview = _raw_text(raw).str.slice(0, RAW_PREVIEW_CHARS) if len(raw) else raw
             quarantine[name] = preview.to_numpy(dtype=object, na_value=None)  # null, not the text "nan"
     return quarantine.loc[:, [*QUARANTINE_COLUMNS, *[c for c in quarantine.columns if c not in QUARANTINE_COLUMNS]]]
