@@ -146,6 +146,13 @@ def test_quarantine_keeps_raw_values_untrimmed_and_absent_ones_empty():
     assert q["event_type"].iloc[0] is None and q["detail"].iloc[0] is None
 
 
+def test_quarantine_shows_json_values_as_the_input_spelled_them():
+    q = ingest(records([{"timestamp": "bad", "service": True, "event_type": {"a": 1}, "latency_ms": [1.5],
+                         "session_id": 7}], json_like=True), CFG).tables["quarantine"]
+    assert q[["service", "event_type", "latency_ms", "session_id"]].iloc[0].tolist() == ["true", '{"a": 1}', "[1.5]",
+                                                                                         "7"]
+
+
 def test_malformed_record_has_one_reason_and_its_fields_are_not_judged():
     result = ingest(records([event(malformed="2 fields, header has 3", timestamp=None, service=None)]), CFG)
     assert quarantine_rows(result) == [(1, "malformed_row", "row")]
