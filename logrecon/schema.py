@@ -143,3 +143,10 @@ def codes(column: pd.Series) -> np.ndarray:
     if isinstance(column.dtype, pd.CategoricalDtype):
         return column.cat.codes.to_numpy().astype(np.int64)
     return pd.factorize(column, use_na_sentinel=True)[0].astype(np.int64)
+
+
+def first_seen_categorical(values: pd.Series) -> pd.Categorical:
+    """A categorical with categories in first-seen order (sorting millions of ids costs more than
+    it gives); nulls stay null."""
+    found, uniques = pd.factorize(values.reset_index(drop=True), use_na_sentinel=True)
+    return pd.Categorical.from_codes(found, categories=pd.Index(uniques, dtype="str"))

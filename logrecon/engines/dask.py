@@ -39,10 +39,10 @@ import pandas as pd
 from .. import pipeline
 from ..config import IngestConfig, NormalizeConfig, SessionsConfig
 from ..errors import ConfigError, InputError, LogreconError, OutputError
-from ..ingest import _unsorted_categorical, ingest
+from ..ingest import ingest
 from ..normalize import normalize
 from ..readers import read_input
-from ..schema import CANONICAL, QUARANTINE_COLUMNS, Reason, StageResult
+from ..schema import CANONICAL, QUARANTINE_COLUMNS, Reason, StageResult, first_seen_categorical
 from ..sessions import sessions
 
 log = logging.getLogger("logrecon")
@@ -124,7 +124,7 @@ def normalize_partition(events: pd.DataFrame, cfg: NormalizeConfig, categorical:
     if len(arrival) > 1 and not (arrival[1:] >= arrival[:-1]).all():
         events = events.take(np.argsort(arrival, kind="stable")).reset_index(drop=True)
     for name in categorical:
-        events[name] = _unsorted_categorical(events[name])
+        events[name] = first_seen_categorical(events[name])
     result = normalize(events, cfg)
     del events
     ts, arrival = _event_keys(result.issues, result.frame)
