@@ -86,6 +86,7 @@ def format_of(path: Path, profile: "Profile | None") -> str:
 def expand_inputs(inputs) -> list[Path]:
     """Paths, globs and directories → files in the order given (globs and directories sorted)."""
     paths: list[Path] = []
+    seen: dict[Path, str] = {}
     for spec in [inputs] if isinstance(inputs, (str, Path)) else inputs:
         spec = str(spec)
         if any(ch in spec for ch in "*?["):
@@ -106,11 +107,17 @@ def expand_inputs(inputs) -> list[Path]:
         else:
             blocker = next((p for p in Path(spec).parents if p.exists() and not p.is_dir()), None)
             raise InputError(spec, f"no such file ({blocker} is a file, not a directory)" if blocker else "no such file")
+    for path in paths:  # the same file twice would count every record twice
+        key = path.resolve()
+        if key in seen:
+            raise InputError(path, f"given twice (also as {seen[key]}); each input may appear once")
+        seen[key] = str(path)
     return paths
 
 
 def read_input(path: Path, profile: "Profile | None" = None) -> ReadResult:
     """Read one file with its format's reader, then map it through the profile's rules."""
+    path = Path(path)
     fmt = format_of(path, profile)
     if fmt not in READERS:
         raise InputError(path, f"unknown format {fmt!r}; known: {', '.join(sorted(READERS))}")

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from ..errors import InputError
 from . import ReadResult, check_columns, empty_records, register
 from .text import is_blank, is_gzip, read_bytes
 
@@ -57,6 +58,14 @@ def _read_text_columns(path: Path, delimiter: str, header: list[str]) -> pd.Data
     return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
 
 
+def _rows(reader, path: Path):
+    """The csv module's rows; a file it cannot tokenize at all is one clear input error."""
+    try:
+        yield from reader
+    except stdlib_csv.Error as exc:
+        raise InputError(path, f"not readable as CSV at line {reader.line_num}: {exc}") from None
+
+
 def _read_exact(data: bytes, path: Path, delimiter: str) -> pd.DataFrame:
     """Record-by-record read of an irregular file (not the hot path: only files pyarrow rejects)."""
     stdlib_csv.field_size_limit(sys.maxsize)  # a huge field is a record to judge, not a crash
@@ -65,11 +74,11 @@ def _read_exact(data: bytes, path: Path, delimiter: str) -> pd.DataFrame:
     header = None
     values, numbers, malformed, raw = [], [], [], []
     number = 0
-    for fields in rows:
+    for fields in _rows(rows, path):
         if not fields or all(f == "" for f in fields) and len(fields) == 1:
             continue  # blank line: not a record
         if header is None:
-            header = [f.strip() for f in fields]
+            header = [f.encode("utf-8", "surrogateescape").decode("utf-8", "replace").strip() for f in fields]
             continue
         number += 1
         line = delimiter.join(fields)
@@ -102,7 +111,7 @@ def read_csv(path: Path, profile=None) -> ReadResult:
     delimiter = _delimiter(path, profile)
     head = read_bytes(path, 1 << 16).removeprefix(b"\xef\xbb\xbf")
     header_line = head.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
-    header = next(stdlib_csv.reader([header_line], delimiter=delimiter), [])
+    header = next(_rows(stdlib_csv.reader([header_line.replace("\r", "")], delimiter=delimiter), path), [])
     check_columns(path, header)
     fast = None
     if b"\n" in head and len(set(header)) == len(header) and not is_gzip(path):
