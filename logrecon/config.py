@@ -8,9 +8,11 @@ keys with a message that lists the known ones, so a typo is an error, not a sile
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -74,16 +76,26 @@ def _known_keys() -> dict[str, str]:
     return {f.name: section for section, cls in SECTIONS.items() for f in fields(cls)}
 
 
+def _number(where: str, label: str, value: Any, expected: str) -> float:
+    """A finite number (not a boolean, NaN or infinity)."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(where, label, f"expected {expected}, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(where, label, f"expected a finite number, got {value!r}")
+    return number
+
+
 def _coerce(where: str, section: str, key: str, value: Any, default: Any) -> Any:
     """`value` for `section.key` as the type its default has; ConfigError naming `where` if it cannot be."""
     label = f"{section}.{key}"
     if key == "gap_threshold":
         if value == "auto":
             return value
-        try:
-            seconds = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(where, label, f"expected seconds or 'auto', got {value!r}") from None
+        seconds = _number(where, label, value, "seconds or 'auto'")
         if seconds <= 0:
             raise ConfigError(where, label, f"must be > 0, got {value!r}")
         return seconds
@@ -100,13 +112,20 @@ def _coerce(where: str, section: str, key: str, value: Any, default: Any) -> Any
         if not isinstance(value, bool):
             raise ConfigError(where, label, f"expected true/false, got {value!r}")
         return value
+    if key == "timezone":
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(where, label, f"unknown time zone {value!r} (an IANA name such as UTC or "
+                                            "Europe/Paris)") from None
+        return str(value)
     if isinstance(default, float) or key in ("max_session_s",):
         if value is None and default is None:
             return None
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(where, label, f"expected a number, got {value!r}") from None
+        number = _number(where, label, value, "a number")
+        if number < 0 or (key == "max_session_s" and number == 0):
+            raise ConfigError(where, label, f"must be {'> 0' if key == 'max_session_s' else '>= 0'}, got {value!r}")
+        return number
     if key == "timestamp_year" and value is not None:
         try:
             return int(value)
@@ -167,6 +186,8 @@ class Config:
     def from_yaml(cls, path: str | Path, base: "Config | None" = None) -> "Config":
         try:
             mapping = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError:
+            raise ConfigError(str(path), None, "not UTF-8 text") from None
         except OSError as exc:
             raise ConfigError(str(path), None, f"cannot read config: {exc.strerror}") from None
         except yaml.YAMLError as exc:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import artifacts
 from .config import Config
-from .errors import InputError
+from .errors import ConfigError, InputError
 from .ingest import ingest
 from .metrics import metrics
 from .normalize import normalize
@@ -220,7 +220,13 @@ def ingest_step(run: RunContext) -> StageResult:
 
 def normalize_step(run: RunContext) -> StageResult:
     """Dedup, lateness, analysis order; writes cleaned_logs.csv and duplicates.csv."""
-    result, seconds = _timed(normalize, run.get("events"), run.config.normalize)
+    events = run.get("events")
+    unknown = [c for c in run.config.normalize.dedup_key if c not in events.columns]
+    if unknown:
+        raise ConfigError("config", "normalize.dedup_key", f"no column {', '.join(map(repr, unknown))} in the "
+                          f"events; columns: {', '.join(c for c in events.columns if c != 'arrival')}")
+    result, seconds = _timed(normalize, events, run.config.normalize)
+    del events
     run.frames.pop("events")  # superseded by the ordered frame (a checkpoint stays on disk if persisted)
     run.put("ordered", result.frame)
     run.put("duplicates", result.tables["duplicates"])
