@@ -13,6 +13,7 @@ import operator
 import os
 import re
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -251,11 +252,16 @@ def _one_line(exc: BaseException) -> str:
     return re.sub(r"\s*\n\s*", " ", str(exc).strip())
 
 
+def _terminated(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="logrecon: %(message)s", stream=sys.stderr)
     logging.getLogger("papermill").setLevel(logging.WARNING)  # our progress bar says what runs
+    signal.signal(signal.SIGTERM, _terminated)  # a CI timeout or `kill` cleans up like Ctrl-C
     try:
         return COMMANDS[args.command](args)
     except LogreconError as exc:
