@@ -251,7 +251,7 @@ def validate_step(run: RunContext) -> StageResult:
 def sessions_step(run: RunContext) -> StageResult:
     """START/STOP pairing; writes reconstructed_sessions.csv."""
     result, seconds = _timed(sessions, run.get("ordered"), run.config.sessions)
-    frame = result.frame.drop(columns=["_start_pos", "_stop_pos"])
+    frame = result.frame
     run.put("sessions", frame)
     run.write(frame, "reconstructed_sessions.csv")
     run.record("sessions", seconds, result)

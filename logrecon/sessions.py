@@ -412,8 +412,7 @@ def _table(events, start, stop, status, strategy, confidence, cfg: SessionsConfi
         "confidence": confidence,
         "events": has_start.astype(np.int64) + has_stop + errors,
         "errors": errors,
-        "_start_pos": start, "_stop_pos": stop,
-    }).loc[:, [*SESSION_COLUMNS, "_start_pos", "_stop_pos"]]
+    }).loc[:, list(SESSION_COLUMNS)]
 
 
 def _utc(ns: np.ndarray, present: np.ndarray) -> pd.Series:

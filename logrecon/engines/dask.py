@@ -321,9 +321,8 @@ def _run(client, run: pipeline.RunContext, profile, n_workers: int, partitions: 
     run.state["timings_s"]["merge"] = round(merge_seconds, 4)
     results["validate"] = pipeline.validate_step(run)
     results["sessions"] = StageResult(frame=table, issues=sessions_issues, stats=sessions_stats)
-    frame = table.drop(columns=["_start_pos", "_stop_pos"])
-    run.put("sessions", frame)
-    run.write(frame, "reconstructed_sessions.csv")
+    run.put("sessions", table)
+    run.write(table, "reconstructed_sessions.csv")
     run.record("sessions", sessions_seconds, results["sessions"])
     results["metrics"] = pipeline.metrics_step(run)
     return results
