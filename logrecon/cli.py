@@ -85,6 +85,9 @@ def breached(metrics, rules) -> list[str]:
         if metric not in metrics.columns or metric not in _fail_on_metrics():
             raise ConfigError("--fail-on", metric, f"unknown metric; known: {', '.join(_fail_on_metrics())}")
         rows = metrics if service is None else metrics[metrics["service"] == service]
+        if service is not None and rows.empty:  # a typo in a gate must not pass silently
+            raise ConfigError("--fail-on", expression, f"no service {service!r} in this run; services: "
+                              f"{', '.join(metrics['service'].astype(str))}")
         hits = rows[compare(rows[metric].astype(float), value)]
         if len(hits):
             found.append(f"{expression}: " + ", ".join(f"{s}={v:g}" for s, v in zip(hits["service"], hits[metric])))
