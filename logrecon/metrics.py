@@ -61,8 +61,15 @@ def metrics(events: pd.DataFrame, sessions: pd.DataFrame, checks: pd.DataFrame, 
     table.loc[ALL, "quarantined"] = len(quarantined_by_service)
 
     records = table["events"] + table["duplicates"] + table["quarantined"]
+    # A STOP-only session whose start is inferred from its latency is how such a source logs
+    # (completion lines), not a data fault: it does not count against consistency.
+    inferred = sessions[sessions["start_inferred"].astype(bool)].groupby(
+        sessions["service"].astype(str)).size().reindex(table.index, fill_value=0) if len(sessions) else 0
+    if len(sessions):
+        inferred.loc[ALL] = int(sessions["start_inferred"].astype(bool).sum())
     unclean = (table["quarantined"] + table["duplicates"] + table["sessions_missing_stop"]
-               + table["sessions_missing_start"] + table["sessions_timed_out"] + 2 * table["sessions_clock_skew"])
+               + table["sessions_missing_start"] - inferred + table["sessions_timed_out"]
+               + 2 * table["sessions_clock_skew"])
     table["error_rate"] = (table["error"] / table["events"].where(table["events"] > 0)).fillna(0.0)
     table["consistency_score"] = (1 - unclean / records.where(records > 0)).clip(0, 1).fillna(1.0)
     table = table.join(_latency_stats(events))
@@ -78,9 +85,11 @@ def _verdicts(table: pd.DataFrame, failed_checks: pd.Series, cfg: MetricsConfig)
     unreliable = (score < cfg.degraded_consistency) | (errors > cfg.unreliable_error_rate)
     degraded = ~unreliable & ((score < cfg.healthy_consistency) | (errors > cfg.healthy_error_rate)
                               | failed_checks.notna())
-    verdict = np.select([unreliable, degraded], ["unreliable", "degraded"], "healthy")
+    no_data = ((table["events"] + table["duplicates"] + table["quarantined"]) == 0).to_numpy()
+    verdict = np.select([no_data, unreliable, degraded], ["no data", "unreliable", "degraded"], "healthy")
     reason = ("consistency " + (score * 100).round(1).astype(str) + "%, error rate "
               + (errors * 100).round(1).astype(str) + "%")
     failed = failed_checks.astype("str")
     reason = reason.where(failed.isna(), reason + "; failed checks: " + failed)
+    reason = reason.where(~no_data, "no records")
     return verdict, reason.to_numpy()
