@@ -192,7 +192,7 @@ def command_run(args) -> int:
                 "inputs": [str(p) for p in args.inputs], "profile": args.profile,
                 "config": str(args.config) if args.config else None, "run_dir": str(staging),
                 "gap_threshold": args.gap_threshold, "strategy": args.strategy,
-                "truth": str(args.truth) if args.truth else None}, progress=not args.quiet)
+                "truth": str(args.truth) if args.truth else None}, progress=not args.quiet and sys.stderr.isatty())  # no bars in CI logs
             report.render_report(staging / "notebooks" / "05_reliability_report.ipynb", staging / "report.html")
         if args.truth is not None and args.no_report:
             from .evaluate import write_evaluation

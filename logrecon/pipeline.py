@@ -144,8 +144,8 @@ class RunContext:
         self.state["stats"][stage] = {k: v for k, v in result.stats.items()}
         self.put(f"issues_{stage}", result.issues)
         self.save_state()
-        log.info("%s: %s in %.2f s", stage, ", ".join(f"{k}={v}" for k, v in result.stats.items()
-                                                      if isinstance(v, (int, float))), seconds)
+        counts = ", ".join(f"{k}={v}" for k, v in result.stats.items() if isinstance(v, (int, float)))
+        log.info("%s: %s%.2f s", stage, f"{counts} in " if counts else "", seconds)
 
     def write(self, frame: pd.DataFrame, name: str) -> None:
         """Write an artifact CSV. In one process it is written by a background thread while the
