@@ -51,11 +51,13 @@ def metrics(events: pd.DataFrame, sessions: pd.DataFrame, checks: pd.DataFrame, 
         .reindex(columns=list(STATUSES), fill_value=0) if len(sessions) else pd.DataFrame(columns=list(STATUSES))
     for status in STATUSES:
         table[f"sessions_{status}"] = status_counts[status]
+    # A service seen only among removed copies or quarantined records still gets its row.
+    table = table.reindex(table.index.union(quarantined_by_service.dropna().unique()).union(
+        duplicates_by_service.dropna().unique()))
     table["duplicates"] = duplicates_by_service.value_counts()
     table["quarantined"] = quarantined_by_service.value_counts()
     table["gaps"] = gaps["service"].value_counts()
-    table = table.reindex(table.index.union(quarantined_by_service.dropna().unique()).union(
-        duplicates_by_service.dropna().unique())).fillna(0).astype("int64")
+    table = table.fillna(0).astype("int64")
     table = table.sort_index()
     table.loc[ALL] = table.sum()
     table.loc[ALL, "quarantined"] = len(quarantined_by_service)

@@ -88,9 +88,12 @@ def _per_service_counts(events: pd.DataFrame, duplicates: pd.DataFrame, quaranti
         "spikes": by_service["latency_spike"].sum(),
     })
     counts.index = counts.index.astype(str)
-    counts["duplicates"] = duplicated_services.value_counts().reindex(counts.index, fill_value=0)
     raw_service = quarantine["service"].astype("str").str.strip() if "service" in quarantine else \
         pd.Series([], dtype="str")
+    raw_service = raw_service[raw_service.notna() & (raw_service != "")]
+    # A service whose every record was quarantined still gets its checks.
+    counts = counts.reindex(counts.index.union(raw_service.unique()), fill_value=0)
+    counts["duplicates"] = duplicated_services.value_counts().reindex(counts.index, fill_value=0)
     counts["quarantined"] = raw_service.value_counts().reindex(counts.index, fill_value=0)
     keyed = events[events["session_id"].notna() & events["event_type"].isin(["START", "STOP"])]
     counts = counts.join(_sequence_checks(keyed)) if len(keyed) else counts.assign(

@@ -53,9 +53,6 @@ def one_bad_service(tmp_path):
     return tmp_path / "run"
 
 
-@pytest.mark.xfail(strict=True, reason="metrics.py: a service seen only in quarantine gets a row whose "
-                                       "quarantined count is lost (assigned before the reindex that adds the "
-                                       "row), so it reads quarantined=0, consistency 1.0, verdict healthy")
 def test_a_service_whose_every_record_is_quarantined_is_not_reported_healthy(one_bad_service):
     metrics = artifacts.read_csv(one_bad_service / "reliability_metrics.csv").set_index("service")
     assert metrics.loc["broken", "quarantined"] == 2
@@ -63,8 +60,6 @@ def test_a_service_whose_every_record_is_quarantined_is_not_reported_healthy(one
     assert metrics.loc["broken", "verdict"] == "unreliable"
 
 
-@pytest.mark.xfail(strict=True, reason="validate.py: per-service checks cover only services with events, so a "
-                                       "service whose every record was quarantined has no quarantine_rate row")
 def test_a_service_whose_every_record_is_quarantined_fails_its_quarantine_rate_check(one_bad_service):
     checks = artifacts.read_csv(one_bad_service / "validation_report.csv")
     row = checks[(checks["service"] == "broken") & (checks["check"] == "quarantine_rate")]
