@@ -20,7 +20,7 @@ Data flow (W = on the workers, D = on the driver):
 The artifacts are byte-identical to the pandas engine's for the same inputs and parameters:
 per-service tables concatenate in service order (partitions are contiguous service ranges),
 tables in analysis order merge on (timestamp, arrival), tables in arrival order on (input,
-record). The driver holds the cleaned events (not the raw text); see docs/engines.md.
+record). The driver holds the cleaned events (not the raw text); see the README, "Engines".
 """
 
 from __future__ import annotations
