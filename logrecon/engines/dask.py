@@ -42,7 +42,13 @@ from ..errors import ConfigError, InputError, LogreconError, OutputError
 from ..ingest import ingest
 from ..normalize import normalize
 from ..readers import read_input
-from ..schema import CANONICAL, QUARANTINE_COLUMNS, Reason, StageResult, first_seen_categorical
+from ..schema import (
+    CANONICAL,
+    QUARANTINE_COLUMNS,
+    Reason,
+    StageResult,
+    first_seen_categorical,
+)
 from ..sessions import sessions
 
 log = logging.getLogger("logrecon")
@@ -409,7 +415,11 @@ def _merge_ordered(frames: list[pd.DataFrame]) -> pd.DataFrame:
         return frame
     ns = frame["timestamp"].astype("datetime64[ns, UTC]").array.asi8
     order = np.lexsort((frame["arrival"].to_numpy(), ns))
-    return frame.take(order).reset_index(drop=True)
+    del ns
+    columns = {}
+    for name in list(frame.columns):  # column by column: one unsorted column alive at a time, not a frame
+        columns[name] = frame.pop(name).array.take(order)
+    return pd.DataFrame(columns)
 
 
 def _arrival_order(table: pd.DataFrame, inputs: list[str]) -> pd.DataFrame:
