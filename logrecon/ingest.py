@@ -118,9 +118,11 @@ def _encoded_text(values: pd.Series, *, upper: bool = False, sort: bool = False)
     cleaned = pc.utf8_trim_whitespace(encoded.dictionary)
     if upper:
         cleaned = pc.ascii_upper(cleaned)  # ASCII case only: "ſtart" is not START
-    distinct = pd.Series(cleaned.to_pylist(), dtype=object)
-    remap, categories = pd.factorize(distinct.where(distinct != ""), sort=sort, use_na_sentinel=True)
     index = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    distinct = pd.Series(cleaned.to_pandas(), dtype="str")
+    if not sort and not (distinct == "").any() and pc.all(pc.equal(cleaned, encoded.dictionary)).as_py() is not False:
+        return index, pd.Index(distinct)  # already clean (millions of ids, usually): no second hashing
+    remap, categories = pd.factorize(distinct.where(distinct != ""), sort=sort, use_na_sentinel=True)
     return np.where(index >= 0, np.append(remap, -1)[index], -1), pd.Index(categories, dtype="str")
 
 
@@ -129,7 +131,10 @@ def _categorical(codes: np.ndarray, categories: pd.Index, kept: np.ndarray) -> p
     kept_codes = codes[kept]
     used = np.bincount(kept_codes[kept_codes >= 0], minlength=len(categories)) > 0
     renumber = np.append(np.cumsum(used) - 1, -1)
-    return pd.Categorical.from_codes(renumber[kept_codes], categories=categories[used])
+    # Categories from a factorization are unique by construction: skip pandas re-checking
+    # millions of them (its uniqueness check hashes them all again).
+    dtype = pd.CategoricalDtype._from_fastpath(categories[used], ordered=False)
+    return pd.Categorical.from_codes(renumber[kept_codes], dtype=dtype)
 
 
 def window_ns(cfg: IngestConfig) -> tuple[int, int]:
