@@ -306,7 +306,7 @@ def sessions(events: pd.DataFrame, cfg: SessionsConfig) -> StageResult:
     rows = _Rows()
     keyed = bounds[has_id]
     if len(keyed):
-        sid_codes = codes(events["session_id"])[keyed]
+        sid_codes = pd.factorize(codes(events["session_id"])[keyed])[0]  # < len(keyed): keys cannot collide
         key = events["service"].cat.codes.to_numpy()[keyed].astype(np.int64) * (len(keyed) + 1) + sid_codes
         pairing, skew_start, skew_stop = _split_clock_skew(events, keyed, key, pair_fifo(key, is_start[has_id]))
         rows.add_pairing(keyed, pairing, "keyed-fifo", keyed=True)

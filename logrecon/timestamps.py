@@ -170,6 +170,8 @@ def _parse_fixed_width(text: pa.ChunkedArray):
     shape_ok &= in_table & (day >= 0) & (hour >= 0) & (minute >= 0) & (second >= 0) & (second < 60) & (nanos >= 0)
     month_index = np.where(in_table, month_index, 0)
     calendar_ok = (day >= 1) & (day <= MONTH_DAYS[month_index]) & (hour <= 23) & (minute <= 59)
+    if not shape_ok.any():
+        return None  # nothing of this shape (e.g. a +05:30 offset, not a fraction): no digits to claim
     seconds = (MONTH_START_DAYS[month_index] + day - 1).astype(np.int64) * 86400 + (hour * 3600 + minute * 60 + second)
     return shape_ok, seconds * NS_PER_S + nanos, calendar_ok, not zulu, fraction_digits
 

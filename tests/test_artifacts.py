@@ -38,3 +38,11 @@ def test_csv_round_trip_keeps_values_and_booleans(tmp_path):
     back = artifacts.read_csv(path)
     assert back["timestamp"][0] == pd.Timestamp("2024-01-01T00:00:00.5Z") and back["service"][0] == "a,b"
     assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_an_offset_is_not_mistaken_for_fraction_digits(tmp_path):
+    from logrecon import pipeline
+    source = tmp_path / "o.csv"
+    source.write_text("timestamp,service,event_type\n2024-03-10T15:30:05+05:30,a,START\n")
+    pipeline.run([source], tmp_path / "run", plots=False)
+    assert (tmp_path / "run" / "cleaned_logs.csv").read_text().splitlines()[1].startswith('"2024-03-10T10:00:05Z"')

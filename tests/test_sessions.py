@@ -146,3 +146,9 @@ def test_errors_are_counted_in_their_keyed_session_window():
                          (3, "a", "ERROR", None, "k")])
     assert table["errors"].tolist() == [1]
     assert table["events"].tolist() == [3]
+
+
+def test_keys_of_different_services_never_collide_even_with_ids_seen_only_on_errors():
+    table = reconstruct([(0, "c", "ERROR", None, "y"), (1, "c", "ERROR", None, "e1"), (2, "c", "ERROR", None, "e2"),
+                         (3, "a", "START", None, "x"), (4, "b", "STOP", None, "y")])
+    assert sorted(zip(table["service"], table["status"])) == [("a", "missing_stop"), ("b", "missing_start")]
