@@ -131,10 +131,4 @@ def read_input(path: Path, profile: "Profile | None" = None) -> ReadResult:
     return ReadResult(mapped.records, result.file_issues, result.skipped + mapped.skipped, reasons)
 
 
-from . import csv, jsonl  # noqa: E402,F401  (register the built-in readers)
-
-for _optional in ("regex", "zipkin", "parquet"):
-    try:
-        __import__(f"{__name__}.{_optional}")
-    except ImportError:  # a reader still being written
-        pass
+from . import csv, jsonl, parquet, regex, zipkin  # noqa: E402,F401  (register the built-in readers)
