@@ -29,7 +29,7 @@ from .normalize import normalize
 from .readers import expand_inputs, read_input
 from .schema import ISSUE_COLUMNS, REQUIRED, StageResult, as_events, empty_frame
 from .sessions import sessions
-from .validate import validate
+from .validate import duplicated_services, quarantined_services, validate
 
 log = logging.getLogger("logrecon")
 
@@ -241,16 +241,12 @@ def sessions_step(run: RunContext) -> StageResult:
 
 def metrics_step(run: RunContext) -> StageResult:
     """Reliability metrics, all issues, plots and the manifest."""
-    from .validate import _services_of_duplicates
-
     ordered = run.get("ordered")
     quarantine = run.get("quarantine")
-    raw_service = quarantine["service"].astype("str").str.strip() if "service" in quarantine else \
-        pd.Series(pd.NA, index=quarantine.index, dtype="str")
     result, seconds = _timed(
         metrics, ordered, run.get("sessions"), run.get("checks"),
-        duplicates_by_service=_services_of_duplicates(ordered, run.get("duplicates")),
-        quarantined_by_service=raw_service.where(raw_service != "", None), gaps=run.get("gaps"),
+        duplicates_by_service=duplicated_services(ordered, run.get("duplicates")),
+        quarantined_by_service=quarantined_services(quarantine), gaps=run.get("gaps"),
         cfg=run.config.metrics)
     run.put("metrics", result.frame)
     run.write(result.frame, "reliability_metrics.csv")

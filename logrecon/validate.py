@@ -77,7 +77,7 @@ def _status(value: pd.Series, warn: float, fail: float) -> pd.Series:
 
 
 def _per_service_counts(events: pd.DataFrame, duplicates: pd.DataFrame, quarantine: pd.DataFrame,
-                        duplicated_services: pd.Series) -> pd.DataFrame:
+                        duplicated: pd.Series) -> pd.DataFrame:
     by_service = events.groupby("service", observed=True)
     types = events.groupby(["service", "event_type"], observed=False).size().unstack(fill_value=0) \
         .reindex(columns=["START", "STOP", "ERROR"], fill_value=0)
@@ -88,12 +88,10 @@ def _per_service_counts(events: pd.DataFrame, duplicates: pd.DataFrame, quaranti
         "spikes": by_service["latency_spike"].sum(),
     })
     counts.index = counts.index.astype(str)
-    raw_service = quarantine["service"].astype("str").str.strip() if "service" in quarantine else \
-        pd.Series([], dtype="str")
-    raw_service = raw_service[raw_service.notna() & (raw_service != "")]
+    raw_service = quarantined_services(quarantine).dropna()
     # A service whose every record was quarantined still gets its checks.
     counts = counts.reindex(counts.index.union(raw_service.unique()), fill_value=0)
-    counts["duplicates"] = duplicated_services.value_counts().reindex(counts.index, fill_value=0)
+    counts["duplicates"] = duplicated.value_counts().reindex(counts.index, fill_value=0)
     counts["quarantined"] = raw_service.value_counts().reindex(counts.index, fill_value=0)
     keyed = events[events["session_id"].notna() & events["event_type"].isin(["START", "STOP"])]
     counts = counts.join(_sequence_checks(keyed)) if len(keyed) else counts.assign(
@@ -128,8 +126,8 @@ def validate(events: pd.DataFrame, duplicates: pd.DataFrame, quarantine: pd.Data
              cfg: ValidateConfig) -> StageResult:
     """Checks per service (and ALL) plus gaps; never raises on bad data."""
     gaps = find_gaps(events, cfg)
-    duplicated_services = _services_of_duplicates(events, duplicates)
-    counts = _per_service_counts(events, duplicates, quarantine, duplicated_services)
+    duplicated = duplicated_services(events, duplicates)
+    counts = _per_service_counts(events, duplicates, quarantine, duplicated)
     total = counts.sum(numeric_only=True)
     total["quarantined"] = len(quarantine)
     counts.loc[ALL] = total
@@ -176,7 +174,15 @@ def _threshold_text(cfg: ValidateConfig) -> str:
     return f"{float(cfg.gap_threshold):g} s"
 
 
-def _services_of_duplicates(events: pd.DataFrame, duplicates: pd.DataFrame) -> pd.Series:
+def quarantined_services(quarantine: pd.DataFrame) -> pd.Series:
+    """The service each quarantined record names (trimmed raw text), null where it names none."""
+    if "service" not in quarantine:
+        return pd.Series(pd.NA, index=quarantine.index, dtype="str")
+    raw = quarantine["service"].astype("str").str.strip()
+    return raw.where(raw != "")
+
+
+def duplicated_services(events: pd.DataFrame, duplicates: pd.DataFrame) -> pd.Series:
     """The service of each removed copy (that of the kept record it duplicates)."""
     if duplicates.empty:
         return pd.Series([], dtype="str")

@@ -39,7 +39,7 @@ from logrecon.readers import read_input
 from logrecon.schema import nanoseconds
 from logrecon.sessions import sessions
 from logrecon.timestamps import parse_timestamps
-from logrecon.validate import _services_of_duplicates, validate
+from logrecon.validate import duplicated_services, quarantined_services, validate
 
 EXAMPLES = settings(max_examples=500, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -228,12 +228,9 @@ def run_stages(records: pd.DataFrame, cfg: Config) -> dict:
     ordered = normalize(ingested.frame, cfg.normalize)
     checked = validate(ordered.frame, ordered.tables["duplicates"], ingested.tables["quarantine"], cfg.validate)
     timeline = sessions(ordered.frame, cfg.sessions)
-    quarantine = ingested.tables["quarantine"]
-    raw_service = quarantine["service"].astype("str").str.strip() if "service" in quarantine else \
-        pd.Series(pd.NA, index=quarantine.index, dtype="str")
     scored = metrics(ordered.frame, timeline.frame, checked.frame,
-                     duplicates_by_service=_services_of_duplicates(ordered.frame, ordered.tables["duplicates"]),
-                     quarantined_by_service=raw_service.where(raw_service != "", None),
+                     duplicates_by_service=duplicated_services(ordered.frame, ordered.tables["duplicates"]),
+                     quarantined_by_service=quarantined_services(ingested.tables["quarantine"]),
                      gaps=checked.tables["gaps"], cfg=cfg.metrics)
     return {"ingest": ingested, "normalize": ordered, "validate": checked, "sessions": timeline, "metrics": scored}
 
