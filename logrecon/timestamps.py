@@ -64,13 +64,7 @@ def _ints(struct: pa.ChunkedArray | pa.StructArray, name: str, default: int = 0)
 
 
 FIXED_SHAPE = {4: b"-", 7: b"-", 13: b":", 16: b":"}
-# Look-up tables for the fixed-width fast path: two ASCII digits (read as one little-endian
-# uint16) → 0..99, one digit → 0..9 (-1 for anything else); days from 1970 to each month's start.
-PAIR_VALUE = np.full(1 << 16, -100_000, dtype=np.int32)   # invalid: drives any field negative
-for _tens in range(10):
-    PAIR_VALUE[(48 + _tens) | ((48 + np.arange(10)) << 8)] = _tens * 10 + np.arange(10)
-DIGIT_VALUE = np.full(256, -100_000, dtype=np.int32)
-DIGIT_VALUE[48:58] = np.arange(10)
+# Days from 1970 to each month's start, for the fixed-width fast path.
 TABLE_FIRST_YEAR, TABLE_END_YEAR = 1900, 2200
 _years = np.repeat(np.arange(TABLE_FIRST_YEAR, TABLE_END_YEAR), 12)
 _months = np.tile(np.arange(1, 13), TABLE_END_YEAR - TABLE_FIRST_YEAR)
@@ -110,17 +104,42 @@ def _civil_to_ns(year, month, day, hour, minute, second, nanos, offset_s):
 
 
 
+def _ascii_number(matrix: np.ndarray, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(value, all_digits) of the `count` ASCII characters from column `start` of a byte matrix."""
+    value = np.zeros(len(matrix), dtype=np.int64)
+    all_digits = np.ones(len(matrix), dtype=bool)
+    for column in range(start, start + count):
+        digit = matrix[:, column] - np.uint8(48)   # wraps below "0": one test finds both ends
+        all_digits &= digit < 10
+        value = value * 10 + digit
+    return value, all_digits
+
+
+def _run_starts(matrix: np.ndarray, width: int) -> np.ndarray:
+    """Rows whose 19-byte date-time prefix differs from the row before (the first row included)."""
+    n = len(matrix)
+    changed = np.zeros(n, dtype=bool)
+    changed[0] = True
+    base = matrix.ravel() if matrix.flags.c_contiguous else np.ascontiguousarray(matrix).ravel()
+    for offset in (0, 8, 11):  # three 8-byte words cover bytes 0..18
+        words = np.ndarray((n,), dtype="<u8", buffer=base, offset=offset, strides=(width,))
+        changed[1:] |= words[1:] != words[:-1]
+    return changed
+
+
 def _parse_fixed_width(text: pa.ChunkedArray):
     """Fast path for the common shape `YYYY-MM-DD[T ]HH:MM:SS[.f…][Z]` at the column's usual width.
 
-    The rows of the most common length are read as an (n, width) byte matrix; returns
+    The rows of the most common byte length are read as an (n, width) byte matrix; returns
     (handled, ns, calendar_ok, naive, digits) where `handled` marks the rows of that exact
     shape. Every other row is left to the general regex parser. None when no row fits.
+    Logs arrive close to time order, so most rows repeat the second of the row before: the
+    date-time prefix is parsed once per run of equal prefixes, only the fraction per row.
     """
     n = len(text)
     if n == 0:
         return None
-    lengths = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
+    lengths = pc.fill_null(pc.binary_length(text), 0).to_numpy(zero_copy_only=False)
     width = int(np.bincount(np.minimum(lengths, 64)).argmax())
     if width < 19 or width > 30:
         return None
@@ -137,43 +156,40 @@ def _parse_fixed_width(text: pa.ChunkedArray):
     fraction_digits = max(body - 20, 0)
     if (body > 19 and body < 21) or fraction_digits > 9:
         return None
-    shape_ok = usual & ((matrix[:, 10] == ord("T")) | (matrix[:, 10] == ord(" ")))
+
+    starts = _run_starts(matrix, width)
+    head = matrix[starts]
+    head_ok = (head[:, 10] == ord("T")) | (head[:, 10] == ord(" "))
     for pos, sep in FIXED_SHAPE.items():
-        shape_ok &= matrix[:, pos] == sep[0]
+        head_ok &= head[:, pos] == sep[0]
+    fields = {}
+    for name, start, count in (("year", 0, 4), ("month", 5, 2), ("day", 8, 2),
+                               ("hour", 11, 2), ("minute", 14, 2), ("second", 17, 2)):
+        fields[name], digits_ok = _ascii_number(head, start, count)
+        head_ok &= digits_ok
+    year, month, day = fields["year"], fields["month"], fields["day"]
+    # Leap seconds and years outside the calendar table go to the general parser.
+    in_table = (year >= TABLE_FIRST_YEAR) & (year < TABLE_END_YEAR) & (month >= 1) & (month <= 12)
+    head_ok &= in_table & (fields["second"] < 60)
+    month_index = np.where(in_table, (year - TABLE_FIRST_YEAR) * 12 + month - 1, 0)
+    head_calendar = (day >= 1) & (day <= MONTH_DAYS[month_index]) & (fields["hour"] <= 23) & (fields["minute"] <= 59)
+    head_seconds = (MONTH_START_DAYS[month_index] + day - 1) * 86400 \
+        + fields["hour"] * 3600 + fields["minute"] * 60 + fields["second"]
+
+    run = np.cumsum(starts) - 1
+    shape_ok = usual & head_ok[run]
     if zulu:
         shape_ok &= matrix[:, -1] == ord("Z")
-    if body > 19:
+    if fraction_digits:
         shape_ok &= matrix[:, 19] == ord(".")
-
-    # Two ASCII digits read as one little-endian uint16, straight from the buffer: one view
-    # starting at each row's first byte, one at its second (views, no copies).
-    base = data[offsets[0]:]
-    words = [np.ndarray((n, (width - shift) // 2), dtype="<u2", buffer=base, offset=shift, strides=(width, 2))
-             for shift in (0, 1)]
-
-    def field(start: int, digits: int) -> np.ndarray:
-        """The number in `digits` ASCII digits from column `start`; negative where any is not a digit."""
-        value = np.zeros(n, dtype=np.int32)
-        for col in range(start, start + digits - 1, 2):
-            value = value * 100 + PAIR_VALUE[words[col % 2][:, col // 2]]
-        if digits % 2:
-            value = value * 10 + DIGIT_VALUE[matrix[:, start + digits - 1]]
-        return value
-
-    year, month, day = field(0, 4), field(5, 2), field(8, 2)
-    hour, minute, second = field(11, 2), field(14, 2), field(17, 2)
-    nanos = field(20, fraction_digits).astype(np.int64) * 10 ** (9 - fraction_digits) if fraction_digits \
-        else np.zeros(n, np.int64)
-    # Leap seconds and years outside the calendar table go to the general parser.
-    month_index = (year - TABLE_FIRST_YEAR) * 12 + month - 1
-    in_table = (year >= TABLE_FIRST_YEAR) & (year < TABLE_END_YEAR) & (month >= 1) & (month <= 12)
-    shape_ok &= in_table & (day >= 0) & (hour >= 0) & (minute >= 0) & (second >= 0) & (second < 60) & (nanos >= 0)
-    month_index = np.where(in_table, month_index, 0)
-    calendar_ok = (day >= 1) & (day <= MONTH_DAYS[month_index]) & (hour <= 23) & (minute <= 59)
+        fraction, digits_ok = _ascii_number(matrix, 20, fraction_digits)
+        shape_ok &= digits_ok
+        nanos = fraction * 10 ** (9 - fraction_digits)
+    else:
+        nanos = 0
     if not shape_ok.any():
         return None  # nothing of this shape (e.g. a +05:30 offset, not a fraction): no digits to claim
-    seconds = (MONTH_START_DAYS[month_index] + day - 1).astype(np.int64) * 86400 + (hour * 3600 + minute * 60 + second)
-    return shape_ok, seconds * NS_PER_S + nanos, calendar_ok, not zulu, fraction_digits
+    return shape_ok, head_seconds[run] * NS_PER_S + nanos, head_calendar[run], not zulu, fraction_digits
 
 
 def _parse_iso(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:

@@ -217,3 +217,20 @@ def test_every_value_gets_an_instant_or_exactly_one_reason_in_a_mixed_column():
 def test_fraction_digits_seen_are_reported_for_output_precision(values, digits):
     parsed = parse_timestamps(pd.Series(values, dtype=object), window=WINDOW)
     assert parsed.digits == digits
+
+
+def test_the_fixed_width_fast_path_agrees_with_the_general_parser_row_by_row():
+    """A column of one width goes through the byte-matrix fast path (its date-time prefix parsed
+    once per run of equal seconds); each stamp alone goes through the regex parser. Every
+    one-byte corruption of a stamp, placed amid valid neighbours of the same second, must get
+    the same instant or reason both ways."""
+    good = "2024-02-29T23:59:59.123Z"
+    spoiled = [good[:i] + c + good[i + 1:] for i in range(len(good)) for c in "0 9x-:.T/+Z"]
+    spoiled += ["2024-02-30T23:59:59.123Z", "2023-02-29T00:00:00.000Z", "2024-12-31T23:59:60.000Z",
+                "2024-01-01T24:00:00.000Z", "2024-01-01T00:60:00.000Z", "2024-01-01T00:00:00.99xZ",
+                "+024-01-01T00:00:00.000Z", "2024-1-01T00:00:00.0000Z", "2024-01-01 00:00:00.000Z"]
+    column = [stamp for bad in spoiled for stamp in (good, bad, good)]
+    parsed = parse_timestamps(pd.Series(column, dtype=object), window=WINDOW)
+    fast = [int(ns) if reason is None else str(reason) for ns, reason in zip(parsed.ns, parsed.reason)]
+    assert fast == [outcome(stamp) for stamp in column]
+    assert fast[1::3].count(fast[0]) < len(spoiled) // 2  # most corruptions change the outcome
