@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError
@@ -61,6 +62,11 @@ def check_columns(path: Path, names) -> None:
     if reserved:
         raise InputError(path, f"column {', '.join(map(repr, reserved))} has a name logrecon gives its own "
                                f"columns ({', '.join(RESERVED_COLUMNS)}); rename it in the input")
+
+
+def source_column(path: Path, rows: int) -> pd.Categorical:
+    """`source` for every record of one file: one category, not the path's text once per row."""
+    return pd.Categorical.from_codes(np.zeros(rows, dtype=np.int8), categories=pd.Index([str(path)], dtype="str"))
 
 
 def empty_records(path: Path) -> pd.DataFrame:

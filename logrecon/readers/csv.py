@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ..errors import InputError
-from . import ReadResult, check_columns, empty_records, register
+from . import ReadResult, check_columns, empty_records, register, source_column
 from .text import is_blank, is_gzip, read_bytes
 
 
@@ -32,7 +32,7 @@ def _delimiter(path: Path, profile) -> str:
 
 def _with_provenance(frame: pd.DataFrame, path: Path, records) -> pd.DataFrame:
     frame.columns = [str(c).strip() for c in frame.columns]
-    frame.insert(0, "source", str(path))
+    frame.insert(0, "source", source_column(path, len(frame)))
     frame.insert(1, "record", records)
     if "malformed" not in frame.columns:
         frame["malformed"] = pd.Series(pd.NA, index=frame.index, dtype="str")

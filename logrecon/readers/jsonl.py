@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.json as pajson
 
 from ..errors import InputError
-from . import ReadResult, check_columns, empty_records, register
+from . import ReadResult, check_columns, empty_records, register, source_column
 from .text import is_blank, is_gzip, read_bytes
 
 TEXT_FIELDS = ("timestamp", "service", "event_type", "session_id")
@@ -101,7 +101,7 @@ def read_jsonl(path: Path, profile=None) -> ReadResult:
                                    "JSON Lines needs one object per line")
     else:
         check_columns(path, frame.columns)
-        frame.insert(0, "source", str(path))
+        frame.insert(0, "source", source_column(path, len(frame)))
         frame.insert(1, "record", np.arange(1, len(frame) + 1, dtype="int64"))
         frame["malformed"] = pd.Series(pd.NA, index=frame.index, dtype="str")
     return ReadResult(frame)
