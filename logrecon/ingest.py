@@ -11,6 +11,7 @@ Reads config: IngestConfig. Emits issues: invalid_latency.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -157,15 +158,22 @@ def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
         is_malformed = is_malformed | too_long
     reasons["row"] = np.where(is_malformed, Reason.MALFORMED_ROW.value, None)
 
-    parsed = parse_timestamps(
-        _column(records, "timestamp"), timestamp_format=cfg.timestamp_format, timezone=cfg.timezone,
-        timestamp_year=cfg.timestamp_year, epoch_unit=cfg.epoch_unit, window=window_ns(cfg))
+    # Timestamps parse on a second thread while the text columns are encoded here: both are
+    # mostly numpy and Arrow kernels, which run without the GIL.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        parsing = pool.submit(
+            parse_timestamps, _column(records, "timestamp"), timestamp_format=cfg.timestamp_format,
+            timezone=cfg.timezone, timestamp_year=cfg.timestamp_year, epoch_unit=cfg.epoch_unit,
+            window=window_ns(cfg))
+        service_codes, service_names = _encoded_text(_column(records, "service"), sort=True)
+        type_codes, type_names = _encoded_text(_column(records, "event_type"), upper=True)
+        latency, latency_invalid = _parse_latency(_column(records, "latency_ms"))
+        session_codes, session_names = _encoded_text(_column(records, "session_id"))
+        parsed = parsing.result()
     reasons["timestamp"] = parsed.reason
 
-    service_codes, service_names = _encoded_text(_column(records, "service"), sort=True)
     reasons["service"] = np.where(service_codes < 0, Reason.MISSING_FIELD.value, None)
 
-    type_codes, type_names = _encoded_text(_column(records, "event_type"), upper=True)
     known = np.append(pd.Index(EVENT_TYPES).get_indexer(type_names), -1)  # per category: 0..2, or -1
     event_type = np.where(type_codes >= 0, known[type_codes], -1)
     type_missing = type_codes < 0
@@ -182,8 +190,6 @@ def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
     fails = pd.DataFrame({f: pd.Series(r[quarantined], dtype="str") for f, r in reasons.items()})
 
     kept = ~quarantined
-    latency, latency_invalid = _parse_latency(_column(records, "latency_ms"))
-    session_codes, session_names = _encoded_text(_column(records, "session_id"))
 
     extra = [c for c in records.columns if c not in (*CANONICAL, "source", "record", "malformed", "raw")]
     events = pd.DataFrame({
