@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -99,8 +100,16 @@ def utc_bytes(ns: np.ndarray, digits: int) -> np.ndarray:
     return out
 
 
-def to_arrow(frame: pd.DataFrame, digits: int) -> pa.Table:
-    """The frame as text-friendly Arrow columns: times formatted, booleans true/false."""
+def dictionaries(frame: pd.DataFrame) -> dict[str, pa.Array]:
+    """Each categorical column's categories as Arrow text (built once per file, not per chunk)."""
+    return {name: pa.array(column.cat.categories.astype("str"), type=pa.large_string())
+            for name, column in frame.items() if isinstance(column.dtype, pd.CategoricalDtype)}
+
+
+def to_arrow(frame: pd.DataFrame, digits: int, names: dict[str, pa.Array] | None = None) -> pa.Table:
+    """The frame as text-friendly Arrow columns: times formatted, booleans true/false,
+    categoricals as dictionaries over `names` (from `dictionaries`; built here if not given)."""
+    names = dictionaries(frame) if names is None else names
     columns = {}
     for name in frame.columns:
         column = frame[name]
@@ -111,8 +120,7 @@ def to_arrow(frame: pd.DataFrame, digits: int) -> pa.Table:
                 if str(column.dtype) == "boolean" else pc.if_else(pa.array(column.to_numpy()), "true", "false")
         elif isinstance(column.dtype, pd.CategoricalDtype):  # the CSV writer takes dictionaries as they are
             codes = column.cat.codes.to_numpy()
-            names = pa.array(column.cat.categories.astype("str"), type=pa.large_string())
-            columns[name] = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), names)
+            columns[name] = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), names[name])
         elif column.dtype == object:
             columns[name] = pa.array(column.map(lambda v: v if v is None or isinstance(v, str) else
                                                 json.dumps(v, default=str) if isinstance(v, (dict, list)) else str(v)),
@@ -126,12 +134,37 @@ def atomic_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.partial-{os.getpid()}")
 
 
+CSV_CHUNK_ROWS = 1 << 18
+CSV_THREADS = 2
+
+
+def _csv_chunk(frame: pd.DataFrame, digits: int, names: dict[str, pa.Array], header: bool) -> pa.Buffer:
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(to_arrow(frame, digits, names), sink,
+                    write_options=pacsv.WriteOptions(quoting_style="needed", include_header=header))
+    return sink.getvalue()
+
+
 def write_csv(frame: pd.DataFrame, path: Path, digits: int = 3) -> Path:
     """Write a deterministic CSV atomically, into a directory that exists (never recreated: a
-    late write must not resurrect a run directory that was removed)."""
+    late write must not resurrect a run directory that was removed).
+
+    Chunks of rows are formatted and encoded on two threads (Arrow's writer and most of the
+    formatting run without the GIL) and written in order; only a few chunks' text exists at a
+    time, never the whole file's.
+    """
     partial = atomic_path(path)
-    table = to_arrow(frame, digits)
-    pacsv.write_csv(table, partial, write_options=pacsv.WriteOptions(quoting_style="needed"))
+    names = dictionaries(frame)
+    starts = range(0, max(len(frame), 1), CSV_CHUNK_ROWS)
+    with open(partial, "wb") as out, ThreadPoolExecutor(CSV_THREADS) as pool:
+        pending = []
+        for start in starts:
+            chunk = frame.iloc[start:start + CSV_CHUNK_ROWS]
+            pending.append(pool.submit(_csv_chunk, chunk, digits, names, start == 0))
+            if len(pending) > CSV_THREADS:
+                out.write(pending.pop(0).result())
+        for future in pending:
+            out.write(future.result())
     os.replace(partial, path)
     return path
 

@@ -80,6 +80,8 @@ class RunContext:
     plots: bool = True
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     state: dict = field(default_factory=lambda: {"timings_s": {}, "stats": {}, "inputs": []})
+    _writer: ThreadPoolExecutor | None = field(default=None, repr=False)
+    _pending: list = field(default_factory=list, repr=False)
 
     @classmethod
     def create(cls, run_dir, inputs, profile=None, config=None, params=None, persist=True,
@@ -145,9 +147,26 @@ class RunContext:
         counts = ", ".join(f"{k}={v}" for k, v in result.stats.items() if isinstance(v, (int, float)))
         log.info("%s: %s%.2f s", stage, f"{counts} in " if counts else "", seconds)
 
-    def write(self, frame: pd.DataFrame, name: str) -> Path:
+    def write(self, frame: pd.DataFrame, name: str) -> None:
+        """Write an artifact CSV. In one process it is written by a background thread while the
+        next stage computes (Arrow's CSV writer releases the GIL); `flush` waits for it."""
         digits = artifacts.precision_digits(self.state["stats"].get("ingest", {}).get("timestamp_digits", 3))
-        return artifacts.write_csv(frame, self.run_dir / name, digits)
+        if self.persist:  # a notebook kernel may end right after its step: write now
+            artifacts.write_csv(frame, self.run_dir / name, digits)
+            return
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logrecon-writer")
+        self._pending.append(self._writer.submit(artifacts.write_csv, frame, self.run_dir / name, digits))
+
+    def flush(self, raise_errors: bool = True) -> None:
+        """Wait for every artifact being written; then re-raise the first failure (if asked)."""
+        pending, self._pending = self._pending, []
+        errors = [error for error in (future.exception() for future in pending) if error is not None]
+        if self._writer is not None:
+            self._writer.shutdown()
+            self._writer = None
+        if errors and raise_errors:
+            raise errors[0]
 
 
 def _timed(fn, *args, **kwargs):
@@ -302,6 +321,8 @@ def versions() -> dict:
 
 
 def write_manifest(run: RunContext, status: str, error: str | None = None) -> Path:
+    if status == "complete":
+        run.flush()  # "complete" only once every artifact is on disk
     accounting = row_accounting(run) if status == "complete" else None
     inputs = [{**entry, **({k: v for k, v in accounting["per_input"][entry["path"]].items()} if accounting else {})}
               for entry in run.state.get("inputs", [])]
@@ -318,8 +339,14 @@ def write_manifest(run: RunContext, status: str, error: str | None = None) -> Pa
 
 
 def run_all(run: RunContext) -> dict[str, StageResult]:
-    """Every step in order, in this process."""
-    return {name: step(run) for name, step in STEPS}
+    """Every step in order, in this process; no artifact is still being written when it returns."""
+    try:
+        results = {name: step(run) for name, step in STEPS}
+    except BaseException:
+        run.flush(raise_errors=False)
+        raise
+    run.flush()
+    return results
 
 
 def run(inputs, out, profile=None, config=None, plots=True, **params) -> dict[str, StageResult]:
