@@ -37,6 +37,19 @@ def _latency_stats(events: pd.DataFrame) -> pd.DataFrame:
     return stats
 
 
+def _session_counts(sessions: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Sessions per (service, status), and STOP-only sessions with an inferred start per service."""
+    service = pd.Categorical(sessions["service"])  # categorical already (sessions()): no copy of the text
+    names = service.categories.astype(str)
+    codes = service.codes.astype(np.int64)
+    status = pd.Categorical(sessions["status"], categories=STATUSES).codes
+    by_status = np.bincount(codes * len(STATUSES) + status, minlength=len(names) * len(STATUSES))
+    frame = pd.DataFrame(by_status.reshape(len(names), len(STATUSES)), index=names, columns=list(STATUSES))
+    inferred = pd.Series(np.bincount(codes[sessions["start_inferred"].astype(bool).to_numpy()], minlength=len(names)),
+                         index=names)
+    return frame, inferred
+
+
 def metrics(events: pd.DataFrame, sessions: pd.DataFrame, checks: pd.DataFrame, *,
             duplicates_by_service: pd.Series, quarantined_by_service: pd.Series, gaps: pd.DataFrame,
             cfg: MetricsConfig) -> StageResult:
@@ -47,8 +60,7 @@ def metrics(events: pd.DataFrame, sessions: pd.DataFrame, checks: pd.DataFrame, 
     table = pd.DataFrame({"events": by_service.size(), "start": types["START"], "stop": types["STOP"],
                           "error": types["ERROR"], "late_events": by_service["late"].sum()})
     table.index = table.index.astype(str)
-    status_counts = sessions.groupby([sessions["service"].astype(str), "status"]).size().unstack(fill_value=0) \
-        .reindex(columns=list(STATUSES), fill_value=0) if len(sessions) else pd.DataFrame(columns=list(STATUSES))
+    status_counts, inferred_counts = _session_counts(sessions)
     for status in STATUSES:
         table[f"sessions_{status}"] = status_counts[status]
     # A service seen only among removed copies or quarantined records still gets its row.
@@ -65,10 +77,8 @@ def metrics(events: pd.DataFrame, sessions: pd.DataFrame, checks: pd.DataFrame, 
     records = table["events"] + table["duplicates"] + table["quarantined"]
     # A STOP-only session whose start is inferred from its latency is how such a source logs
     # (completion lines), not a data fault: it does not count against consistency.
-    inferred = sessions[sessions["start_inferred"].astype(bool)].groupby(
-        sessions["service"].astype(str)).size().reindex(table.index, fill_value=0) if len(sessions) else 0
-    if len(sessions):
-        inferred.loc[ALL] = int(sessions["start_inferred"].astype(bool).sum())
+    inferred = inferred_counts.reindex(table.index, fill_value=0)
+    inferred.loc[ALL] = int(inferred_counts.sum())
     unclean = (table["quarantined"] + table["duplicates"] + table["sessions_missing_stop"]
                + table["sessions_missing_start"] - inferred + table["sessions_timed_out"]
                + 2 * table["sessions_clock_skew"])

@@ -55,13 +55,20 @@ def _same_key(events: pd.DataFrame, columns, left: np.ndarray, right: np.ndarray
     return equal
 
 
-def find_duplicates(events: pd.DataFrame, key, tolerance_ms: float = 0.0) -> np.ndarray:
-    """Position of the row each row duplicates (-1 for a first arrival); events in arrival order."""
+def find_duplicates(events: pd.DataFrame, key, tolerance_ms: float = 0.0, by_time: np.ndarray | None = None) -> np.ndarray:
+    """Position of the row each row duplicates (-1 for a first arrival); events in arrival order.
+
+    `by_time`: the events' stable order by timestamp, when the caller has it already.
+    """
     n = len(events)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     if tolerance_ms > 0 and "timestamp" in key:
         return _find_near_duplicates(events, [k for k in key if k != "timestamp"], tolerance_ms)
+    if "timestamp" in key:
+        if by_time is None:
+            by_time = np.argsort(nanoseconds(events["timestamp"]), kind="stable")
+        return _find_same_time_duplicates(events, key, by_time)
     codes, _ = pd.factorize(_key_hash(events, key))
     first_position = np.flatnonzero(~pd.Series(codes).duplicated().to_numpy())
     original = first_position[codes]
@@ -70,6 +77,28 @@ def find_duplicates(events: pd.DataFrame, key, tolerance_ms: float = 0.0) -> np.
     confirmed = _same_key(events, key, np.flatnonzero(candidate), original[candidate])
     result = np.full(n, -1, dtype=np.int64)
     result[np.flatnonzero(candidate)[confirmed]] = original[candidate][confirmed]
+    return result
+
+
+def _find_same_time_duplicates(events: pd.DataFrame, key, by_time: np.ndarray) -> np.ndarray:
+    """Exact copies when the key holds the timestamp: only events sharing their instant with
+    another can be copies, so only those few are compared, on the key values themselves."""
+    n = len(events)
+    times = nanoseconds(events["timestamp"])[by_time]
+    tie = times[1:] == times[:-1]
+    shares_time = np.zeros(n, dtype=bool)
+    shares_time[1:] = tie
+    shares_time[:-1] |= tie
+    tied = by_time[shares_time]              # arrival positions, in (timestamp, arrival) order
+    result = np.full(n, -1, dtype=np.int64)
+    if not len(tied):
+        return result
+    values = pd.DataFrame({name: _key_codes(events[name].take(tied), name) for name in key})
+    group = values.groupby(list(key), sort=False).ngroup().to_numpy()
+    _, first = np.unique(group, return_index=True)   # equal keys share the instant: first = first arrival
+    original = tied[first[group]]
+    copy = original != tied
+    result[tied[copy]] = original[copy]
     return result
 
 
@@ -91,20 +120,36 @@ def _find_near_duplicates(events: pd.DataFrame, other_key, tolerance_ms: float) 
 
 def _lateness_ns(service_codes: np.ndarray, ns: np.ndarray) -> np.ndarray:
     """Per service, in arrival order: latest time seen so far minus this event's time (≥ 0)."""
-    latest = pd.Series(ns).groupby(service_codes).cummax().to_numpy()
-    return latest - ns
+    if not len(ns):
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(service_codes, kind="stable")  # small integer codes: a radix sort
+    group = (service_codes[order] - service_codes.min()).astype(np.int64)
+    times = ns[order] - ns.min()
+    span = int(times.max()) + 1
+    if span * (int(group[-1]) + 1) >= 2 ** 63:  # times too spread to lift each service above the last
+        return pd.Series(ns).groupby(service_codes).cummax().to_numpy() - ns
+    # One running maximum over all services: each service's times lifted above every earlier one's.
+    lifted = times + group * span
+    latest = np.empty_like(ns)
+    latest[order] = np.maximum.accumulate(lifted) - group * span
+    return latest - (ns - ns.min())
 
 
 def _latency_spikes(events: pd.DataFrame, factor: float) -> np.ndarray:
     """Latency above `factor` × the median latency of its service."""
-    latency = events["latency_ms"]
-    median = latency.groupby(events["service"], observed=True).transform("median")
-    return (latency > factor * median).fillna(False).to_numpy(dtype=bool) & (median > 0).to_numpy(dtype=bool)
+    codes = events["service"].cat.codes.to_numpy()
+    latency = events["latency_ms"].to_numpy(dtype="float64")
+    median = pd.Series(latency).groupby(codes).median().reindex(
+        range(len(events["service"].cat.categories))).to_numpy()[codes]
+    with np.errstate(invalid="ignore"):
+        return (latency > factor * median) & (median > 0)
 
 
 def normalize(events: pd.DataFrame, cfg: NormalizeConfig) -> StageResult:
     """Dedup (first arrival kept), measure lateness, then stable-sort on (timestamp, arrival)."""
-    duplicate_of = find_duplicates(events, cfg.dedup_key, cfg.dedup_tolerance_ms)
+    ns = nanoseconds(events["timestamp"])
+    by_time = np.argsort(ns, kind="stable")  # analysis order: ties keep arrival order
+    duplicate_of = find_duplicates(events, cfg.dedup_key, cfg.dedup_tolerance_ms, by_time=by_time)
     is_copy = duplicate_of >= 0
     duplicates = pd.DataFrame({
         "source": labels(events["source"], is_copy),
@@ -113,12 +158,12 @@ def normalize(events: pd.DataFrame, cfg: NormalizeConfig) -> StageResult:
         "duplicate_of_record": events["record"].to_numpy()[duplicate_of[is_copy]],
     }, columns=list(DUPLICATE_COLUMNS))
 
-    kept = events[~is_copy] if is_copy.any() else events
-    ns = nanoseconds(kept["timestamp"])
-    lateness = _lateness_ns(kept["service"].cat.codes.to_numpy(), ns)
-    order = np.argsort(ns, kind="stable")  # kept rows are in arrival order: ties keep it
-    ordered = kept.iloc[order].reset_index(drop=True)
-    lateness_ms = lateness[order] / NS_PER_MS
+    kept = np.flatnonzero(~is_copy)
+    lateness = np.zeros(len(events), dtype=np.int64)
+    lateness[kept] = _lateness_ns(events["service"].cat.codes.to_numpy()[kept], ns[kept])
+    analysis = by_time[~is_copy[by_time]]
+    ordered = events.take(analysis).reset_index(drop=True)
+    lateness_ms = lateness[analysis] / NS_PER_MS
     ordered.insert(8, "late", lateness_ms > cfg.allowed_lateness_ms)
     ordered.insert(9, "lateness_ms", lateness_ms)
     ordered.insert(10, "latency_spike", _latency_spikes(ordered, cfg.latency_spike_factor))

@@ -62,10 +62,47 @@ def _walk(key: np.ndarray, is_start: np.ndarray):
     return depth_before, unmatched_stop
 
 
+def _alternating(k: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """For events sorted by (key, time): whether each event's key runs START, STOP, START, … from
+    its first event on (no STOP before a START, no two STARTs open at once)."""
+    n = len(k)
+    first = np.ones(n, dtype=bool)
+    np.not_equal(k[1:], k[:-1], out=first[1:])
+    out_of_turn = np.empty(n, dtype=bool)
+    np.equal(s[1:], s[:-1], out=out_of_turn[1:])
+    out_of_turn[first] = ~s[first]
+    group = np.cumsum(first) - 1
+    broken = np.zeros(int(group[-1]) + 1 if n else 0, dtype=bool)
+    broken[group[out_of_turn]] = True
+    return ~broken[group]
+
+
 def pair_fifo(key: np.ndarray, is_start: np.ndarray) -> Pairing:
-    """Each STOP closes the earliest open START of its key (events in time order)."""
+    """Each STOP closes the earliest open START of its key (events in time order).
+
+    Most keys alternate START, STOP, START, …: each STOP closes the START just before it, found
+    by one comparison with the neighbour. Only the other keys take the open-count walk.
+    """
     order = np.argsort(key, kind="stable")
     k, s = key[order], is_start[order]
+    regular = _alternating(k, s)
+    closes_previous = np.zeros(len(k), dtype=bool)   # a STOP of a regular key: its START is just before
+    closes_previous[1:] = regular[1:] & ~s[1:]
+    stops = np.flatnonzero(closes_previous)
+    regular_lone = np.flatnonzero(regular & s & ~np.append(closes_previous[1:], False))
+    irregular = np.flatnonzero(~regular)
+    walked = _pair_fifo_walk(k[irregular], s[irregular])
+    return Pairing(
+        start=order[np.concatenate([stops - 1, irregular[walked.start]])],
+        stop=order[np.concatenate([stops, irregular[walked.stop]])],
+        confidence=np.concatenate([np.ones(len(stops)), walked.confidence]),
+        lone_starts=order[np.concatenate([regular_lone, irregular[walked.lone_starts]])],
+        lone_stops=order[irregular[walked.lone_stops]],
+    )
+
+
+def _pair_fifo_walk(k: np.ndarray, s: np.ndarray) -> Pairing:
+    """FIFO by the clamped open-count walk, for events sorted by (key, time); positions into k."""
     depth_before, unmatched_stop = _walk(k, s)
     matched_stop = ~s & ~unmatched_stop
     start_idx = np.flatnonzero(s)
@@ -76,11 +113,8 @@ def pair_fifo(key: np.ndarray, is_start: np.ndarray) -> Pairing:
     partner = start_idx[first_start + stop_rank]
     closed = np.zeros(len(k), dtype=bool)
     closed[partner] = True
-    return Pairing(
-        start=order[partner], stop=order[stop_idx],
-        confidence=1.0 / np.maximum(depth_before[stop_idx], 1),
-        lone_starts=order[start_idx[~closed[start_idx]]], lone_stops=order[np.flatnonzero(unmatched_stop)],
-    )
+    return Pairing(start=partner, stop=stop_idx, confidence=1.0 / np.maximum(depth_before[stop_idx], 1),
+                   lone_starts=start_idx[~closed[start_idx]], lone_stops=np.flatnonzero(unmatched_stop))
 
 
 def pair_lifo(key: np.ndarray, is_start: np.ndarray) -> Pairing:
@@ -261,6 +295,7 @@ def _unkeyed_pairing(events: pd.DataFrame, positions: np.ndarray, cfg: SessionsC
 
 STATUSES = ("complete", "missing_stop", "missing_start", "timed_out", "clock_skew")
 COMPLETE, MISSING_STOP, MISSING_START, TIMED_OUT, CLOCK_SKEW = range(5)
+STRATEGY_NAMES = ("keyed-fifo", "fifo", "lifo", "latency")   # the `strategy` column's values
 
 
 @dataclass
@@ -277,7 +312,7 @@ class _Rows:
         self.start.append(np.asarray(start, dtype=np.int64))
         self.stop.append(np.asarray(stop, dtype=np.int64))
         self.status.append(np.full(len(start), status, dtype=np.int8) if np.isscalar(status) else status)
-        self.strategy.append(np.full(len(start), strategy, dtype=object))
+        self.strategy.append(np.full(len(start), STRATEGY_NAMES.index(strategy), dtype=np.int8))
         self.confidence.append(np.asarray(confidence, dtype=float))
 
     def add_pairing(self, positions: np.ndarray, pairing: Pairing, strategy: str, keyed: bool) -> None:
@@ -292,9 +327,16 @@ class _Rows:
 
     def arrays(self):
         if not self.start:
-            return (np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.int8), np.zeros(0, object), np.zeros(0))
+            return (np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.int8), np.zeros(0, np.int8), np.zeros(0))
         return (np.concatenate(self.start), np.concatenate(self.stop), np.concatenate(self.status),
                 np.concatenate(self.strategy), np.concatenate(self.confidence))
+
+
+def pairing_key(events: pd.DataFrame) -> np.ndarray:
+    """One integer per (service, session_id), equal exactly when both are (negative: no id)."""
+    services = events["service"].cat.codes.to_numpy()
+    session = codes(events["session_id"])
+    return np.where(session >= 0, session * max(len(events["service"].cat.categories), 1) + services, -1)
 
 
 def sessions(events: pd.DataFrame, cfg: SessionsConfig) -> StageResult:
@@ -306,8 +348,7 @@ def sessions(events: pd.DataFrame, cfg: SessionsConfig) -> StageResult:
     rows = _Rows()
     keyed = bounds[has_id]
     if len(keyed):
-        sid_codes = pd.factorize(codes(events["session_id"])[keyed])[0]  # < len(keyed): keys cannot collide
-        key = events["service"].cat.codes.to_numpy()[keyed].astype(np.int64) * (len(keyed) + 1) + sid_codes
+        key = pairing_key(events)[keyed]
         pairing, skew_start, skew_stop = _split_clock_skew(events, keyed, key, pair_fifo(key, is_start[has_id]))
         rows.add_pairing(keyed, pairing, "keyed-fifo", keyed=True)
         rows.add(keyed[skew_start], keyed[skew_stop], CLOCK_SKEW, "keyed-fifo", np.full(len(skew_start), np.nan))
@@ -318,10 +359,10 @@ def sessions(events: pd.DataFrame, cfg: SessionsConfig) -> StageResult:
         for idx, pairing, strategy in parts:
             rows.add_pairing(unkeyed[idx], pairing, strategy, keyed=False)
     table = _table(events, *_apply_max_session(events, *rows.arrays(), cfg), cfg)
-    skew = (table["status"] == "clock_skew").to_numpy()
-    issues = issues_frame(table["stop_source"].to_numpy()[skew], table["stop_record"].to_numpy()[skew],
+    skew = table[(table["status"] == "clock_skew").to_numpy()]
+    issues = issues_frame(skew["stop_source"].to_numpy(dtype=object), skew["stop_record"].to_numpy(),
                           field="timestamp", reason="clock_skew", action="reported",
-                          detail=("STOP before its START (record " + table["start_record"][skew].astype(str) + ")")
+                          detail=("STOP before its START (record " + skew["start_record"].astype(str) + ")")
                           .to_numpy(), stage="sessions", severity=Severity.WARN)
     counts = table["status"].value_counts()
     stats = {
@@ -408,7 +449,7 @@ def _table(events, start, stop, status, strategy, confidence, cfg: SessionsConfi
         "stop_source": _source(events, stop, has_stop),
         "stop_record": pd.arrays.IntegerArray(records[np.maximum(stop, 0)], ~has_stop),
         "start_inferred": inferred,
-        "strategy": pd.Categorical(strategy),
+        "strategy": pd.Categorical.from_codes(strategy, categories=STRATEGY_NAMES).remove_unused_categories(),
         "confidence": confidence,
         "events": has_start.astype(np.int64) + has_stop + errors,
         "errors": errors,
@@ -428,16 +469,19 @@ def _source(events, positions: np.ndarray, present: np.ndarray) -> pd.Categorica
 
 def _errors_per_session(events, start, stop, has_start, start_ns, stop_ns) -> np.ndarray:
     """ERROR events with the session's id that fall within its [start, stop] (keyed sessions)."""
-    is_error = (events["event_type"].cat.codes.to_numpy() == ERROR) & events["session_id"].notna().to_numpy()
+    key = pairing_key(events)
+    is_error = (events["event_type"].cat.codes.to_numpy() == ERROR) & (key >= 0)
     counts = np.zeros(len(start), dtype=np.int64)
-    owners = np.flatnonzero(has_start & events["session_id"].notna().to_numpy()[np.maximum(start, 0)])
-    if not is_error.any() or not len(owners):
+    if not is_error.any():
         return counts
-    # One integer per (service, session_id), shared by errors and sessions.
-    key = codes(events["session_id"]) * len(events["service"].cat.categories) + events["service"].cat.codes.to_numpy()
+    session_key = np.where(has_start, key[np.maximum(start, 0)], -1)
+    # Only sessions whose key has an ERROR can own one: the join runs on those few rows.
+    owners = np.flatnonzero((session_key >= 0) & np.isin(session_key, key[is_error]))
+    if not len(owners):
+        return counts
     ns = nanoseconds(events["timestamp"])
     left = pd.DataFrame({"key": key[is_error], "t": ns[is_error]}).sort_values("t", kind="stable")
-    right = pd.DataFrame({"key": key[start[owners]], "t": start_ns[owners],
+    right = pd.DataFrame({"key": session_key[owners], "t": start_ns[owners],
                           "until": np.where(stop[owners] >= 0, stop_ns[owners], np.iinfo(np.int64).max),
                           "row": owners}).sort_values("t", kind="stable")
     found = pd.merge_asof(left, right, on="t", by="key", direction="backward")

@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ValidateConfig
-from .schema import CHECK_COLUMNS, GAP_COLUMNS, StageResult, labels, nanoseconds, utc_datetimes
-from .schema import codes as session_codes
+from .schema import CHECK_COLUMNS, GAP_COLUMNS, StageResult, codes, labels, nanoseconds, utc_datetimes
 
 NS_PER_S = 1_000_000_000
 ALL = "ALL"
@@ -78,47 +77,47 @@ def _status(value: pd.Series, warn: float, fail: float) -> pd.Series:
 
 def _per_service_counts(events: pd.DataFrame, duplicates: pd.DataFrame, quarantine: pd.DataFrame,
                         duplicated: pd.Series) -> pd.DataFrame:
-    by_service = events.groupby("service", observed=True)
-    types = events.groupby(["service", "event_type"], observed=False).size().unstack(fill_value=0) \
-        .reindex(columns=["START", "STOP", "ERROR"], fill_value=0)
+    names = events["service"].cat.categories.astype(str)
+    service = events["service"].cat.codes.to_numpy()
+    types = events["event_type"].cat.codes.to_numpy()   # START, STOP, ERROR
+    per_service = lambda mask: np.bincount(service[mask], minlength=len(names))  # noqa: E731
+    everything = np.ones(len(service), dtype=bool)
     counts = pd.DataFrame({
-        "events": by_service.size(),
-        "start": types["START"], "stop": types["STOP"],
-        "late": by_service["late"].sum(),
-        "spikes": by_service["latency_spike"].sum(),
-    })
-    counts.index = counts.index.astype(str)
+        "events": per_service(everything), "start": per_service(types == 0), "stop": per_service(types == 1),
+        "late": per_service(events["late"].to_numpy(dtype=bool)),
+        "spikes": per_service(events["latency_spike"].to_numpy(dtype=bool)),
+    }, index=names)
+    counts = counts[counts["events"] > 0]
     raw_service = quarantined_services(quarantine).dropna()
     # A service whose every record was quarantined still gets its checks.
     counts = counts.reindex(counts.index.union(raw_service.unique()), fill_value=0)
     counts["duplicates"] = duplicated.value_counts().reindex(counts.index, fill_value=0)
     counts["quarantined"] = raw_service.value_counts().reindex(counts.index, fill_value=0)
-    keyed = events[events["session_id"].notna() & events["event_type"].isin(["START", "STOP"])]
-    counts = counts.join(_sequence_checks(keyed)) if len(keyed) else counts.assign(
-        keys=0, unbalanced_keys=0, keyed_events=0, out_of_turn=0)
-    return counts.fillna(0)
+    session = codes(events["session_id"])
+    keyed = np.flatnonzero((session >= 0) & (types <= 1))
+    sequence = _sequence_checks(service[keyed], session[keyed], types[keyed] == 0, names)
+    return counts.join(sequence).fillna(0)
 
 
-def _sequence_checks(keyed: pd.DataFrame) -> pd.DataFrame:
-    """Per service: keys whose STARTs and STOPs do not balance; events out of START/STOP turn."""
-    names = keyed["service"].cat.categories.astype(str)
-    service = keyed["service"].cat.codes.to_numpy().astype(np.int64)
-    is_start = (keyed["event_type"] == "START").to_numpy()
-    key = pd.factorize(session_codes(keyed["session_id"]) * (len(names) + 1) + service)[0]
-    balance = np.bincount(key, weights=np.where(is_start, 1, -1), minlength=key.max() + 1 if len(key) else 0)
-    key_service = np.zeros(len(balance), dtype=np.int64)
-    key_service[key] = service
+def _sequence_checks(service: np.ndarray, session: np.ndarray, is_start: np.ndarray, names: pd.Index) -> pd.DataFrame:
+    """Per service: keys whose STARTs and STOPs do not balance; events out of START/STOP turn.
+    Arrays of the keyed START/STOP events, in time order."""
+    key = session * len(names) + service
     order = np.argsort(key, kind="stable")
-    k, s = key[order], is_start[order]
-    same_key = np.r_[False, k[1:] == k[:-1]]
+    k, s, service = key[order], is_start[order], service[order]
+    first = np.ones(len(k), dtype=bool)
+    np.not_equal(k[1:], k[:-1], out=first[1:])
+    key_start = np.flatnonzero(first)
+    balance = np.add.reduceat(np.where(s, 1, -1), key_start) if len(k) else np.zeros(0, dtype=np.int64)
+    key_service = service[key_start]
     previous_start = np.r_[False, s[:-1]]
-    out_of_turn = np.where(same_key, s == previous_start, ~s)  # a key must open with START, then alternate
-    per_service = lambda values, weights=None: np.bincount(values, weights, minlength=len(names))  # noqa: E731
+    out_of_turn = np.where(first, ~s, s == previous_start)  # a key must open with START, then alternate
+    per_service = lambda values: np.bincount(values, minlength=len(names))  # noqa: E731
     return pd.DataFrame({
         "keys": per_service(key_service),
         "unbalanced_keys": per_service(key_service[balance != 0]),
         "keyed_events": per_service(service),
-        "out_of_turn": per_service(service[order][out_of_turn]),
+        "out_of_turn": per_service(service[out_of_turn]),
     }, index=names)
 
 
