@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .config import IngestConfig
-from .schema import CANONICAL, EVENT_TYPES, QUARANTINE_COLUMNS, Reason, StageResult, issues_frame
+from .schema import CANONICAL, EVENT_TYPES, QUARANTINE_COLUMNS, Reason, StageResult, issues_frame, utc_datetimes
 from .timestamps import parse_timestamps
 
 RAW_PREVIEW_CHARS = 1000
@@ -52,6 +52,17 @@ def _record_size(records: pd.DataFrame) -> np.ndarray:
     """Size of each record's text fields together (UTF-8 bytes from Arrow offsets; characters
     for Python strings); numbers and provenance not counted."""
     total = np.zeros(len(records), dtype=np.int64)
+    longest = 0  # the longest each Arrow text column can make a record
+    for name in records.columns:
+        values = records[name]
+        if name in ("source", "record", "malformed", "raw") or values.dtype.kind in "iufbM":
+            continue
+        if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+            longest = None
+            break
+        longest += int(pc.max(pc.binary_length(values.array._pa_array)).as_py() or 0)
+    if longest is not None and longest <= MAX_RECORD_SIZE:
+        return total  # no record can be over the limit: no per-row sum needed
     for name in records.columns:
         values = records[name]
         if name in ("source", "record", "malformed", "raw"):
@@ -77,6 +88,10 @@ def _column(records: pd.DataFrame, name: str) -> pd.Series:
 def _parse_latency(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(latency_ms as float with NaN for none, invalid mask): bare, finite, ≥ 0 numbers only."""
     n = len(values)
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        whole_numbers = _parse_whole_numbers(values.array._pa_array)
+        if whole_numbers is not None:
+            return whole_numbers
     if values.dtype == object:
         kinds = values.map(type).to_numpy()
         is_number = np.isin(kinds, (int, float, np.int64, np.float64))
@@ -88,19 +103,24 @@ def _parse_latency(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         text = _text(values)
     text_array = pa.array(text, type=pa.large_string(), from_pandas=True)
     present = pc.fill_null(pc.not_equal(text_array, ""), False).to_numpy(zero_copy_only=False) & ~is_number
-    # Fast path: when every present value is plain ASCII digits (whole milliseconds, the usual
-    # case), each is a bare number and the regex has nothing to add.
-    digits = pc.or_kleene(pc.ascii_is_decimal(text_array), pc.equal(text_array, ""))
-    if pc.all(pc.fill_null(digits, True)).as_py():
-        bare = present
-    else:
-        bare = pc.fill_null(pc.match_substring_regex(text_array, LATENCY_PATTERN), False).to_numpy(zero_copy_only=False)
+    bare = pc.fill_null(pc.match_substring_regex(text_array, LATENCY_PATTERN), False).to_numpy(zero_copy_only=False)
     parsed = pc.cast(pc.if_else(pa.array(bare), text_array, None), pa.float64()).to_numpy(zero_copy_only=False)
     latency = np.where(is_number, numbers, np.where(bare, parsed, np.nan))
     with np.errstate(invalid="ignore"):
         valid = np.isfinite(latency) & (latency >= 0)
     invalid = (is_number | present) & ~valid
     return np.where(valid, latency, np.nan), invalid
+
+
+def _parse_whole_numbers(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray] | None:
+    """`_parse_latency` for text that is all plain ASCII digits or empty (whole milliseconds, the
+    usual case): one cast, no trimming or regex. None when some value is anything else."""
+    empty = pc.equal(text, "")
+    if not pc.all(pc.fill_null(pc.or_kleene(pc.ascii_is_decimal(text), empty), True)).as_py():
+        return None
+    numbers = pc.cast(pc.if_else(empty, pa.scalar(None, text.type), text), pa.float64()).to_numpy(zero_copy_only=False)
+    valid = np.isfinite(numbers)  # a few hundred digits make an infinity
+    return np.where(valid, numbers, np.nan), ~valid & ~np.isnan(numbers)
 
 
 def _encoded_text(values: pd.Series, *, upper: bool = False, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
@@ -110,18 +130,20 @@ def _encoded_text(values: pd.Series, *, upper: bool = False, sort: bool = False)
     dictionary, not once per row: a service or event type column has a handful of values.
     """
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
-        array = values.array._pa_array.combine_chunks()
+        array = values.array._pa_array
     else:
         array = pa.array(_text(values), type=pa.large_string(), from_pandas=True)
-        if isinstance(array, pa.ChunkedArray):  # what an empty column converts to
-            array = array.combine_chunks()
-    encoded = pc.dictionary_encode(array)
-    cleaned = pc.utf8_trim_whitespace(encoded.dictionary)
+    if not isinstance(array, pa.ChunkedArray):
+        array = pa.chunked_array([array], type=array.type)
+    encoded = pc.dictionary_encode(array)  # one dictionary for all chunks (the hash table spans them)
+    dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary if encoded.num_chunks else pa.array([], pa.string())
+    cleaned = pc.utf8_trim_whitespace(dictionary)
     if upper:
         cleaned = pc.ascii_upper(cleaned)  # ASCII case only: "ſtart" is not START
-    index = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    index = np.concatenate([pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False) for chunk in encoded.chunks]) \
+        if encoded.num_chunks else np.zeros(0, dtype=np.int32)
     distinct = pd.Series(cleaned.to_pandas(), dtype="str")
-    if not sort and not (distinct == "").any() and pc.all(pc.equal(cleaned, encoded.dictionary)).as_py() is not False:
+    if not sort and not (distinct == "").any() and pc.all(pc.equal(cleaned, dictionary)).as_py() is not False:
         return index, pd.Index(distinct)  # already clean (millions of ids, usually): no second hashing
     remap, categories = pd.factorize(distinct.where(distinct != ""), sort=sort, use_na_sentinel=True)
     return np.where(index >= 0, np.append(remap, -1)[index], -1), pd.Index(categories, dtype="str")
@@ -136,6 +158,13 @@ def _categorical(codes: np.ndarray, categories: pd.Index, kept: np.ndarray) -> p
     # millions of them (its uniqueness check hashes them all again).
     dtype = pd.CategoricalDtype._from_fastpath(categories[used], ordered=False)
     return pd.Categorical.from_codes(renumber[kept_codes], dtype=dtype)
+
+
+def _kept_categorical(values: pd.Series, kept: np.ndarray) -> pd.Categorical:
+    """The kept rows of a column as a categorical (a categorical column keeps its codes)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.Categorical.from_codes(values.cat.codes.to_numpy()[kept], dtype=values.dtype)
+    return pd.Categorical(values[kept].reset_index(drop=True))
 
 
 def window_ns(cfg: IngestConfig) -> tuple[int, int]:
@@ -193,12 +222,12 @@ def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
 
     extra = [c for c in records.columns if c not in (*CANONICAL, "source", "record", "malformed", "raw")]
     events = pd.DataFrame({
-        "timestamp": pd.to_datetime(parsed.ns[kept], utc=True, unit="ns"),
+        "timestamp": utc_datetimes(parsed.ns[kept]),
         "service": _categorical(service_codes, service_names, kept),
         "event_type": pd.Categorical.from_codes(event_type[kept], categories=EVENT_TYPES),
         "latency_ms": latency[kept],
         "session_id": _categorical(session_codes, session_names, kept),
-        "source": pd.Categorical(records["source"][kept].reset_index(drop=True)),
+        "source": _kept_categorical(records["source"], kept),
         "record": records["record"].to_numpy()[kept].astype("int64"),
         "arrival": np.flatnonzero(kept).astype("int64"),
     })

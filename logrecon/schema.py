@@ -135,7 +135,7 @@ def nanoseconds(column: pd.Series) -> np.ndarray:
 
 def utc_datetimes(ns: np.ndarray) -> pd.Series:
     """Epoch nanoseconds → a UTC datetime Series (no per-element objects)."""
-    return pd.Series(pd.to_datetime(np.asarray(ns, dtype=np.int64), unit="ns", utc=True))
+    return pd.Series(np.asarray(ns, dtype=np.int64).view("datetime64[ns]")).dt.tz_localize("UTC")
 
 
 def codes(column: pd.Series) -> np.ndarray:
