@@ -298,10 +298,28 @@ def _as_text(values: pd.Series) -> pa.ChunkedArray:
     return pc.utf8_trim_whitespace(array)
 
 
+SLICE_ROWS = 1 << 20  # rows parsed at a time: the parser's text copies and matrices stay this small
+
+
 def parse_timestamps(values: pd.Series, *, timestamp_format: str | None = None, timezone: str = "UTC",
                      timestamp_year: int | None = None, epoch_unit: str = "auto",
                      window: tuple[int, int]) -> ParsedTimestamps:
-    """Parse raw timestamp values; every row gets UTC ns or exactly one Reason."""
+    """Parse raw timestamp values; every row gets UTC ns or exactly one Reason.
+
+    Rows are parsed in slices (each row's result depends on that row alone), so the parser's
+    working copies stay the size of a slice, not of the column."""
+    options = dict(timestamp_format=timestamp_format, timezone=timezone, timestamp_year=timestamp_year,
+                   epoch_unit=epoch_unit, window=window)
+    if len(values) <= SLICE_ROWS:
+        return _parse_slice(values, **options)
+    parts = [_parse_slice(values.iloc[start:start + SLICE_ROWS], **options)
+             for start in range(0, len(values), SLICE_ROWS)]
+    return ParsedTimestamps(ns=np.concatenate([p.ns for p in parts]), reason=np.concatenate([p.reason for p in parts]),
+                            digits=max(p.digits for p in parts))
+
+
+def _parse_slice(values: pd.Series, *, timestamp_format: str | None, timezone: str, timestamp_year: int | None,
+                 epoch_unit: str, window: tuple[int, int]) -> ParsedTimestamps:
     n = len(values)
     reason = np.full(n, None, dtype=object)
     ns = np.zeros(n, dtype="int64")

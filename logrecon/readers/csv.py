@@ -49,13 +49,13 @@ def _read_text_columns(path: Path, delimiter: str, header: list[str]) -> pd.Data
             read_options=pacsv.ReadOptions(use_threads=True, block_size=64 << 20),
             parse_options=pacsv.ParseOptions(delimiter=delimiter),  # an irregular row raises: re-read exactly
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
+                column_types={name: pa.large_string() for name in header},  # what pandas' Arrow strings hold
                 strings_can_be_null=False, quoted_strings_can_be_null=False,
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, EOFError):
         return None
-    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    return table.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow")}.get)
 
 
 def _rows(reader, path: Path):
