@@ -167,6 +167,13 @@ def _kept_categorical(values: pd.Series, kept: np.ndarray) -> pd.Categorical:
     return pd.Categorical(values[kept].reset_index(drop=True))
 
 
+def _reasons_of(failed: np.ndarray, why, quarantined: np.ndarray) -> pd.Series:
+    """One field's reason for each quarantined row (null where the field is fine)."""
+    reasons = np.full(int(quarantined.sum()), None, dtype=object)
+    reasons[failed[quarantined]] = why
+    return pd.Series(reasons, dtype="str")
+
+
 def window_ns(cfg: IngestConfig) -> tuple[int, int]:
     return (pd.Timestamp(cfg.window_start, tz="UTC").value, pd.Timestamp(cfg.window_end, tz="UTC").value)
 
@@ -175,7 +182,6 @@ def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
     """Validate and type raw records; every record becomes an event or a quarantine row."""
     n = len(records)
     records = records.reset_index(drop=True)
-    reasons: dict[str, np.ndarray] = {}   # field -> reason per row (None = fine)
 
     malformed = _column(records, "malformed")
     is_malformed = malformed.notna().to_numpy()
@@ -185,7 +191,6 @@ def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
         detail = "record of " + pd.Series(size, dtype="str") + f" bytes, more than the {MAX_RECORD_SIZE} limit"
         malformed = malformed.astype("str").where(~too_long, detail)
         is_malformed = is_malformed | too_long
-    reasons["row"] = np.where(is_malformed, Reason.MALFORMED_ROW.value, None)
 
     # Timestamps parse on a second thread while the text columns are encoded here: both are
     # mostly numpy and Arrow kernels, which run without the GIL.
@@ -199,24 +204,25 @@ def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
         latency, latency_invalid = _parse_latency(_column(records, "latency_ms"))
         session_codes, session_names = _encoded_text(_column(records, "session_id"))
         parsed = parsing.result()
-    reasons["timestamp"] = parsed.reason
-
-    reasons["service"] = np.where(service_codes < 0, Reason.MISSING_FIELD.value, None)
-
     known = np.append(pd.Index(EVENT_TYPES).get_indexer(type_names), -1)  # per category: 0..2, or -1
     event_type = np.where(type_codes >= 0, known[type_codes], -1)
     type_missing = type_codes < 0
-    type_unknown = ~type_missing & (event_type < 0)
-    reasons["event_type"] = np.select(
-        [type_missing, type_unknown], [Reason.MISSING_FIELD.value, Reason.INVALID_EVENT_TYPE.value], None)
 
-    # A malformed record's fields are not judged: the row itself is the reason.
-    for field in ("timestamp", "service", "event_type"):
-        reasons[field] = np.where(is_malformed, None, reasons[field])
-    quarantined = np.zeros(n, dtype=bool)
-    for reason in reasons.values():
-        quarantined |= pd.notna(reason)
-    fails = pd.DataFrame({f: pd.Series(r[quarantined], dtype="str") for f, r in reasons.items()})
+    # field -> (rows failing it, the reason for each of those rows); a malformed record's fields
+    # are not judged: the row itself is the reason. Reasons are spelled out for failing rows only.
+    judged = ~is_malformed
+    bad_timestamp = judged & pd.notna(parsed.reason)
+    bad_service = judged & (service_codes < 0)
+    bad_type = judged & (event_type < 0)
+    failing = {
+        "row": (is_malformed, Reason.MALFORMED_ROW.value),
+        "timestamp": (bad_timestamp, parsed.reason[bad_timestamp]),
+        "service": (bad_service, Reason.MISSING_FIELD.value),
+        "event_type": (bad_type, np.where(type_missing[bad_type], Reason.MISSING_FIELD.value,
+                                          Reason.INVALID_EVENT_TYPE.value)),
+    }
+    quarantined = is_malformed | bad_timestamp | bad_service | bad_type
+    fails = pd.DataFrame({field: _reasons_of(mask, why, quarantined) for field, (mask, why) in failing.items()})
 
     kept = ~quarantined
 

@@ -343,13 +343,13 @@ def sessions(events: pd.DataFrame, cfg: SessionsConfig) -> StageResult:
     """Reconstruct sessions per (service, session_id); never drops an orphan."""
     types = events["event_type"].cat.codes.to_numpy()
     bounds = np.flatnonzero((types == START) | (types == STOP))
-    has_id = events["session_id"].notna().to_numpy()[bounds]
+    key = pairing_key(events)
+    has_id = key[bounds] >= 0
     is_start = types[bounds] == START
     rows = _Rows()
     keyed = bounds[has_id]
     if len(keyed):
-        key = pairing_key(events)[keyed]
-        pairing, skew_start, skew_stop = _split_clock_skew(events, keyed, key, pair_fifo(key, is_start[has_id]))
+        pairing, skew_start, skew_stop = _split_clock_skew(events, keyed, key[keyed], pair_fifo(key[keyed], is_start[has_id]))
         rows.add_pairing(keyed, pairing, "keyed-fifo", keyed=True)
         rows.add(keyed[skew_start], keyed[skew_stop], CLOCK_SKEW, "keyed-fifo", np.full(len(skew_start), np.nan))
     chosen = {}
@@ -358,7 +358,7 @@ def sessions(events: pd.DataFrame, cfg: SessionsConfig) -> StageResult:
         parts, chosen = _unkeyed_pairing(events, unkeyed, cfg)
         for idx, pairing, strategy in parts:
             rows.add_pairing(unkeyed[idx], pairing, strategy, keyed=False)
-    table = _table(events, *_apply_max_session(events, *rows.arrays(), cfg), cfg)
+    table = _table(events, key, *_apply_max_session(events, *rows.arrays(), cfg), cfg)
     skew = table[(table["status"] == "clock_skew").to_numpy()]
     issues = issues_frame(skew["stop_source"].to_numpy(dtype=object), skew["stop_record"].to_numpy(),
                           field="timestamp", reason="clock_skew", action="reported",
@@ -419,8 +419,9 @@ def _categorical(column: pd.Series, positions: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(values[positions], categories=uniques)
 
 
-def _table(events, start, stop, status, strategy, confidence, cfg: SessionsConfig) -> pd.DataFrame:
-    """The session frame, built once from event positions; ordered by service, then first event."""
+def _table(events, key, start, stop, status, strategy, confidence, cfg: SessionsConfig) -> pd.DataFrame:
+    """The session frame, built once from event positions; ordered by service, then first event.
+    `key`: pairing_key(events)."""
     services = events["service"].cat.codes.to_numpy()
     either = np.where(start >= 0, start, stop)
     order = np.lexsort((either, services[either]))  # categories are sorted: codes order by name
@@ -436,7 +437,7 @@ def _table(events, start, stop, status, strategy, confidence, cfg: SessionsConfi
     start_ns = np.where(inferred, stop_ns - np.round(np.nan_to_num(latency) * NS_PER_MS).astype(np.int64), start_ns)
     duration = np.where(inferred, latency, duration)
     records = events["record"].to_numpy()
-    errors = _errors_per_session(events, start, stop, has_start, start_ns, stop_ns)
+    errors = _errors_per_session(events, key, start, stop, has_start, start_ns, stop_ns)
     return pd.DataFrame({
         "service": _categorical(events["service"], either),
         "session_id": _categorical(events["session_id"], either),
@@ -467,16 +468,16 @@ def _source(events, positions: np.ndarray, present: np.ndarray) -> pd.Categorica
     return pd.Categorical.from_codes(codes_, dtype=source.dtype)
 
 
-def _errors_per_session(events, start, stop, has_start, start_ns, stop_ns) -> np.ndarray:
-    """ERROR events with the session's id that fall within its [start, stop] (keyed sessions)."""
-    key = pairing_key(events)
+def _errors_per_session(events, key, start, stop, has_start, start_ns, stop_ns) -> np.ndarray:
+    """ERROR events with the session's id that fall within its [start, stop] (keyed sessions);
+    `key`: pairing_key(events)."""
     is_error = (events["event_type"].cat.codes.to_numpy() == ERROR) & (key >= 0)
     counts = np.zeros(len(start), dtype=np.int64)
     if not is_error.any():
         return counts
     session_key = np.where(has_start, key[np.maximum(start, 0)], -1)
     # Only sessions whose key has an ERROR can own one: the join runs on those few rows.
-    owners = np.flatnonzero((session_key >= 0) & np.isin(session_key, key[is_error]))
+    owners = np.flatnonzero((session_key >= 0) & pd.Series(session_key).isin(key[is_error]).to_numpy())  # hashed
     if not len(owners):
         return counts
     ns = nanoseconds(events["timestamp"])
