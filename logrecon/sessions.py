@@ -349,7 +349,8 @@ def sessions(events: pd.DataFrame, cfg: SessionsConfig) -> StageResult:
     rows = _Rows()
     keyed = bounds[has_id]
     if len(keyed):
-        pairing, skew_start, skew_stop = _split_clock_skew(events, keyed, key[keyed], pair_fifo(key[keyed], is_start[has_id]))
+        keyed_key = key[keyed]
+        pairing, skew_start, skew_stop = _split_clock_skew(events, keyed, keyed_key, pair_fifo(keyed_key, is_start[has_id]))
         rows.add_pairing(keyed, pairing, "keyed-fifo", keyed=True)
         rows.add(keyed[skew_start], keyed[skew_stop], CLOCK_SKEW, "keyed-fifo", np.full(len(skew_start), np.nan))
     chosen = {}
