@@ -17,7 +17,7 @@ import signal
 import sys
 from pathlib import Path
 
-from . import pipeline
+from . import memory, pipeline
 from .errors import ConfigError, LogreconError, OutputError
 
 log = logging.getLogger("logrecon")
@@ -255,28 +255,6 @@ def _one_line(exc: BaseException) -> str:
     return re.sub(r"\s*\n\s*", " ", str(exc).strip())
 
 
-def keep_freed_memory() -> None:
-    """Let this process reuse the memory it frees instead of returning it to the kernel.
-
-    A run allocates and frees many column-sized buffers. By default glibc maps each large one
-    afresh and unmaps it on free, and Arrow's allocator returns memory too, so the kernel zeroes
-    every page again on first touch: at 10M rows that was a third of the wall time, all system
-    time. With large blocks taken from the heap (M_MMAP_MAX=0), no trimming, and Arrow on the
-    same allocator, freed memory is reused. Only the command line does this: it owns its
-    process; importing the package never changes a host's allocator.
-    """
-    import ctypes
-    import pyarrow as pa
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (macOS, musl): their allocators keep their defaults
-        return
-    m_trim_threshold, m_mmap_max = -1, -4
-    libc.mallopt(m_mmap_max, 0)
-    libc.mallopt(m_trim_threshold, 1 << 40)
-    pa.set_memory_pool(pa.system_memory_pool())
-
-
 def _terminated(signum, frame):
     raise KeyboardInterrupt
 
@@ -288,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("papermill").setLevel(logging.WARNING)  # our progress bar says what runs
     signal.signal(signal.SIGTERM, _terminated)  # a CI timeout or `kill` cleans up like Ctrl-C
     if args.command == "run":
-        keep_freed_memory()
+        memory.keep_freed_memory()
     try:
         return COMMANDS[args.command](args)
     except LogreconError as exc:
