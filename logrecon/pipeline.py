@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import artifacts, memory
+from . import artifacts
 from .config import Config
 from .errors import ConfigError, InputError
 from .ingest import ingest
@@ -140,7 +140,6 @@ class RunContext:
             artifacts.write_json(self.state, self.run_dir / STAGES_DIR / STATE_FILE)
 
     def record(self, stage: str, seconds: float, result: StageResult) -> None:
-        memory.release_freed_memory()  # what the stage freed goes back before the next one allocates
         self.state["timings_s"][stage] = round(seconds, 4)
         self.state["stats"][stage] = {k: v for k, v in result.stats.items()}
         self.put(f"issues_{stage}", result.issues)
