@@ -34,10 +34,22 @@ def test_csv_round_trip_keeps_values_and_booleans(tmp_path):
     frame = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-01T00:00:00.5Z"], utc=True),
                           "service": pd.Categorical(["a,b"]), "late": [True], "n": [3]})
     path = artifacts.write_csv(frame, tmp_path / "x.csv", digits=3)
-    assert path.read_text().splitlines()[1].startswith('"2024-01-01T00:00:00.500Z","a,b","true",3')
+    assert path.read_text().splitlines()[1].startswith('"2024-01-01T00:00:00.500Z","a,b",true,3')
     back = artifacts.read_csv(path)
     assert back["timestamp"][0] == pd.Timestamp("2024-01-01T00:00:00.5Z") and back["service"][0] == "a,b"
     assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_values_are_quoted_only_in_chunks_that_need_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(artifacts, "CSV_CHUNK_ROWS", 2)
+    frame = pd.DataFrame({"text": ["plain", "also plain", 'a "quote"', "x,y", "line\nbreak", None],
+                          "flag": pd.array([True, None, False, True, False, True], dtype="boolean")})
+    path = artifacts.write_csv(frame, tmp_path / "q.csv")
+    assert path.read_text().splitlines()[:3] == ['"text","flag"', "plain,true", "also plain,"]
+    back = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    assert back["text"].tolist()[:5] == ["plain", "also plain", 'a "quote"', "x,y", "line\nbreak"]
+    assert back["text"].isna().tolist() == [False] * 5 + [True]
+    assert back["flag"].astype("boolean").tolist() == [True, pd.NA, False, True, False, True]
 
 
 def test_an_offset_is_not_mistaken_for_fraction_digits(tmp_path):
@@ -45,4 +57,4 @@ def test_an_offset_is_not_mistaken_for_fraction_digits(tmp_path):
     source = tmp_path / "o.csv"
     source.write_text("timestamp,service,event_type\n2024-03-10T15:30:05+05:30,a,START\n")
     pipeline.run([source], tmp_path / "run", plots=False)
-    assert (tmp_path / "run" / "cleaned_logs.csv").read_text().splitlines()[1].startswith('"2024-03-10T10:00:05Z"')
+    assert (tmp_path / "run" / "cleaned_logs.csv").read_text().splitlines()[1].startswith('2024-03-10T10:00:05Z,')
