@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="score a run against ground truth")
     evaluate.add_argument("run_dir", type=Path)
-    evaluate.add_argument("--truth", required=True, type=Path)
+    evaluate.add_argument("--truth", required=True, type=Path,
+                          help="the `logrecon generate` truth dir of the logs file the run read")
     return parser
 
 

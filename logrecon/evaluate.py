@@ -1,10 +1,12 @@
 """Score a run against the ground truth written by `logrecon generate`.
 
 Input: a run directory (DESIGN artifacts: reconstructed_sessions.csv, duplicates.csv,
-quarantine.csv, gaps.csv, cleaned_logs.csv) and a truth directory (sessions.csv, records.csv,
-outages.csv). Records are matched on their record number in logs.csv (the generated data has
-one source; source paths are ignored). Output: one row per measure,
-`metric, kind, value, numerator, denominator` (value = numerator / denominator for rates;
+quarantine.csv, gaps.csv, cleaned_logs.csv, manifest.json) and a truth directory (sessions.csv,
+records.csv, outages.csv, logs_digest.json). The run must have read exactly one input, the logs
+file the truth describes (its sha256 in the manifest equals the truth's); anything else is an
+InputError, since scores against another file's truth would be meaningless. Records are then
+matched on their record number in that file (source paths are ignored). Output: one row per
+measure, `metric, kind, value, numerator, denominator` (value = numerator / denominator for rates;
 empty when the denominator is 0):
 
 | metric | kind | right when |
@@ -22,6 +24,7 @@ empty when the denominator is 0):
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -42,6 +45,7 @@ QUARANTINE_REASONS = {
     "out_of_range_timestamp": ("timestamp_out_of_range",),
 }
 STATUSES = ("complete", "missing_start", "missing_stop", "clock_skew")
+LOGS_DIGEST = "logs_digest.json"
 
 
 # --------------------------------------------------------------------------- reading
@@ -233,11 +237,74 @@ def accounting_measures(cleaned, duplicates, quarantine, records) -> list[dict]:
     return [_row("records_accounted", "all", int(np.isin(truth, seen).sum()), len(truth))]
 
 
+# --------------------------------------------------------------------------- which logs
+
+
+def _short(digest: str) -> str:
+    return f"{digest[:12]}…"
+
+
+def _described_logs(truth: Path) -> dict:
+    """The truth's logs_digest.json: sha256 and records of the logs file it describes."""
+    path = truth / LOGS_DIGEST
+    if not path.exists():
+        raise InputError(str(truth), (
+            f"no {LOGS_DIGEST} (written by an older or unfinished `logrecon generate`), so "
+            "which logs this truth describes cannot be checked; generate the data again "
+            "(options in params.json)"))
+    try:
+        described = json.loads(path.read_text(encoding="utf-8"))
+        return {"sha256": str(described["sha256"]), "records": int(described["records"])}
+    except (ValueError, KeyError, TypeError):
+        raise InputError(str(path), "expected JSON with the logs' 'sha256' and 'records'") from None
+
+
+def _run_inputs(run: Path) -> list[dict]:
+    """Path, sha256 and records of each input the run read, from its manifest.json."""
+    path = run / "manifest.json"
+    if not path.exists():
+        raise InputError(str(path), "missing: evaluation needs the run's inputs and their sha256")
+    try:
+        inputs = json.loads(path.read_text(encoding="utf-8"))["inputs"]
+        return [{"path": str(i["path"]), "sha256": str(i["sha256"]), "records": int(i["records"])}
+                for i in inputs]
+    except (ValueError, KeyError, TypeError):
+        raise InputError(str(path), "not a logrecon manifest: no inputs with path, sha256, "
+                                    "records") from None
+
+
+def check_truth_describes_run(run_dir: str | Path, truth_dir: str | Path) -> None:
+    """InputError unless the run read exactly one input, the logs file the truth describes (same
+    sha256). Compares the digests already in the manifest and logs_digest.json: hashes nothing."""
+    run, truth = Path(run_dir), Path(truth_dir)
+    for directory in (truth, run):
+        if not directory.is_dir():
+            raise InputError(str(directory), "no such directory")
+    described = _described_logs(truth)
+    inputs = _run_inputs(run)
+    matching = [i["path"] for i in inputs if i["sha256"] == described["sha256"]]
+    if len(inputs) == 1 and matching:
+        return
+    expected = (f"this truth describes logs with sha256 {_short(described['sha256'])} "
+                f"({described['records']} records)")
+    if len(inputs) == 1:
+        (read,) = inputs
+        raise InputError(str(truth), f"{expected}, but the run read {read['path']} (sha256 "
+                                     f"{_short(read['sha256'])}, {read['records']} records)")
+    # Record numbers restart in every input, so one truth cannot score a run of several files,
+    # even when one of them is its logs file.
+    which = f"{matching[0]} among them" if matching else "none of them"
+    raise InputError(str(truth), f"{expected}, but the run read {len(inputs)} inputs ({which}); "
+                                 "score a run of that logs file alone")
+
+
 # --------------------------------------------------------------------------- public API
 
 
 def evaluate(run_dir: str | Path, truth_dir: str | Path) -> pd.DataFrame:
-    """Score a run's artifacts against the generator's truth: one row per measure."""
+    """Score a run's artifacts against the generator's truth: one row per measure.
+    InputError when the truth does not describe the run's input (`check_truth_describes_run`)."""
+    check_truth_describes_run(run_dir, truth_dir)
     run, truth = Path(run_dir), Path(truth_dir)
     records = _read(truth / "records.csv", ("record", "faults", "duplicate_of"))
     true_sessions = _read(truth / "sessions.csv", (
@@ -267,7 +334,8 @@ def evaluate(run_dir: str | Path, truth_dir: str | Path) -> pd.DataFrame:
 
 
 def write_evaluation(run_dir: str | Path, truth_dir: str | Path) -> Path:
-    """Evaluate and write `run_dir/evaluation.csv` (atomically); returns its path."""
+    """Evaluate and write `run_dir/evaluation.csv` (atomically); returns its path. A truth of
+    other logs is refused (InputError) before anything is written."""
     frame = evaluate(run_dir, truth_dir)
     path = Path(run_dir) / "evaluation.csv"
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")

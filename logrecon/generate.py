@@ -4,7 +4,9 @@
 (START … ERROR … STOP), then injects data faults at the rates of `FaultRates` and returns the
 log records in arrival (file) order together with the truth: the real sessions, a fault label
 per record and the outage windows. `write_generated(out_dir, generated)` writes them as
-`logs.csv` and `truth/{sessions,records,outages}.csv` + `truth/params.json`.
+`logs.csv` and `truth/{sessions,records,outages}.csv` + `truth/params.json`, and
+`truth/logs_digest.json`: the sha256 and record count of the logs.csv the truth describes, which
+`logrecon evaluate` compares with the run's input.
 
 The simulation (all vectorized; no Python loop per row):
 
@@ -44,6 +46,7 @@ START, so there it is `missing_start`), otherwise `complete`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -688,11 +691,27 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def _write_json(data: dict, path: Path) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def write_generated(out_dir: str | Path, generated: GeneratedLogs) -> dict[str, Path]:
-    """Write logs.csv and truth/{sessions,records,outages}.csv + truth/params.json."""
+    """Write logs.csv and truth/{sessions,records,outages}.csv + truth/params.json, then
+    truth/logs_digest.json ({file, sha256, records} of that logs.csv)."""
     out = Path(out_dir)
     truth = out / "truth"
     truth.mkdir(parents=True, exist_ok=True)
+    digest_path = truth / "logs_digest.json"
+    # Until the new one is written, no digest: a truth half rewritten must not pass the check.
+    digest_path.unlink(missing_ok=True)
     targets = {
         "logs": (generated.logs, out / "logs.csv"),
         "sessions": (generated.sessions, truth / "sessions.csv"),
@@ -702,11 +721,12 @@ def write_generated(out_dir: str | Path, generated: GeneratedLogs) -> dict[str, 
     with ThreadPoolExecutor(max_workers=3) as pool:     # Arrow's writer releases the GIL
         futures = {name: pool.submit(_write_csv, *job) for name, job in targets.items()}
         paths = {name: future.result() for name, future in futures.items()}
-    params_path = truth / "params.json"
-    tmp = params_path.with_name("params.json.tmp")
-    tmp.write_text(json.dumps(generated.params, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, params_path)
-    paths["params"] = params_path
+    paths["params"] = _write_json(generated.params, truth / "params.json")
+    paths["logs_digest"] = _write_json(     # the bytes on disk: what a run of them hashes
+        {"file": paths["logs"].name, "sha256": _sha256(paths["logs"]),
+         "records": len(generated.logs)},
+        digest_path,
+    )
     return paths
 
 

@@ -3,15 +3,22 @@ scores can be worked out by hand."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 
 import pandas as pd
 import pytest
 
+from logrecon import cli, pipeline
 from logrecon.errors import InputError
 from logrecon.evaluate import EVALUATION_COLUMNS, evaluate, summary, write_evaluation
+from logrecon.generate import generate, write_generated
 
 SRC = "data/logs.csv"
+# The hand-made truth below describes a logs file with this digest, which the run read.
+SHA256 = hashlib.sha256(b"the logs the truth below describes").hexdigest()
+OTHER_SHA256 = hashlib.sha256(b"some other logs").hexdigest()
 
 # Six true sessions. Records 1-10 are START/STOP events; 11 is a copy of 1; 12-14 carry the
 # three timestamp faults; 7 arrived late; 15 is an ordinary ERROR.
@@ -86,17 +93,31 @@ def perfect_run() -> dict[str, pd.DataFrame]:
     }
 
 
-def score(tmp_path, run=None, truth_sessions=TRUTH_SESSIONS) -> pd.Series:
-    """Write the run and truth into tmp_path and return value by (metric, kind)."""
+def write_manifest(run_dir, inputs) -> None:
+    """A run manifest listing `inputs`, (path, sha256) pairs of 15 records each."""
+    entries = [{"path": path, "sha256": digest, "records": 15} for path, digest in inputs]
+    (run_dir / "manifest.json").write_text(json.dumps({"status": "complete", "inputs": entries}))
+
+
+def write_truth_and_run(tmp_path, run=None, truth_sessions=TRUTH_SESSIONS) -> None:
+    """The truth, describing logs with digest SHA256, and a run that read those logs."""
     run_dir, truth_dir = tmp_path / "run", tmp_path / "truth"
     run_dir.mkdir(exist_ok=True)
     truth_dir.mkdir(exist_ok=True)
     for name, frame in (run or perfect_run()).items():
         frame.to_csv(run_dir / f"{name}.csv", index=False)
+    write_manifest(run_dir, [(SRC, SHA256)])
     truth_sessions.to_csv(truth_dir / "sessions.csv", index=False)
     RECORDS.to_csv(truth_dir / "records.csv", index=False)
     OUTAGES.to_csv(truth_dir / "outages.csv", index=False)
-    frame = evaluate(run_dir, truth_dir)
+    (truth_dir / "logs_digest.json").write_text(
+        json.dumps({"file": "logs.csv", "sha256": SHA256, "records": 15}))
+
+
+def score(tmp_path, run=None, truth_sessions=TRUTH_SESSIONS) -> pd.Series:
+    """Write the run and truth into tmp_path and return value by (metric, kind)."""
+    write_truth_and_run(tmp_path, run, truth_sessions)
+    frame = evaluate(tmp_path / "run", tmp_path / "truth")
     return frame.set_index(["metric", "kind"])["value"]
 
 
@@ -256,3 +277,95 @@ def test_summary_is_one_line_with_the_headline_numbers(tmp_path):
     assert "\n" not in line
     assert line.startswith("pairing F1 1.0000 (P 1.0000 R 1.0000) · status 1.0000")
     assert "gaps P/R 1.0000/1.0000" in line
+
+
+# --------------------------------------------------------------------------- which logs
+
+
+def test_a_run_of_other_logs_is_refused_naming_both_digests(tmp_path):
+    write_truth_and_run(tmp_path)
+    write_manifest(tmp_path / "run", [("other/logs.csv", OTHER_SHA256)])
+    with pytest.raises(InputError) as caught:
+        write_evaluation(tmp_path / "run", tmp_path / "truth")
+    assert str(caught.value) == (
+        f"{tmp_path / 'truth'}: this truth describes logs with sha256 {SHA256[:12]}… "
+        f"(15 records), but the run read other/logs.csv "
+        f"(sha256 {OTHER_SHA256[:12]}…, 15 records)")
+    assert not (tmp_path / "run" / "evaluation.csv").exists()
+
+
+@pytest.mark.parametrize("inputs, which", [
+    ([(SRC, SHA256), ("more/logs.csv", OTHER_SHA256)], f"{SRC} among them"),
+    ([("a.csv", OTHER_SHA256), ("b.csv", OTHER_SHA256)], "none of them"),
+])
+def test_a_run_of_several_inputs_is_refused_even_when_one_is_the_truths(tmp_path, inputs, which):
+    """Record numbers restart in every input, so the other files' records would be scored too."""
+    write_truth_and_run(tmp_path)
+    write_manifest(tmp_path / "run", inputs)
+    with pytest.raises(InputError, match=rf"read 2 inputs \({which}\); score a run of that logs "
+                                         r"file alone$"):
+        evaluate(tmp_path / "run", tmp_path / "truth")
+
+
+def test_a_truth_without_its_logs_digest_cannot_be_checked_and_is_refused(tmp_path):
+    write_truth_and_run(tmp_path)
+    (tmp_path / "truth" / "logs_digest.json").unlink()
+    with pytest.raises(InputError, match=r"truth: no logs_digest.json \(written by an older or "
+                                         r"unfinished `logrecon generate`\), so which logs this "
+                                         r"truth describes cannot be checked"):
+        evaluate(tmp_path / "run", tmp_path / "truth")
+
+
+@pytest.mark.parametrize("absent", ["run", "truth"])
+def test_a_directory_that_does_not_exist_is_named(tmp_path, absent):
+    write_truth_and_run(tmp_path)
+    with pytest.raises(InputError, match=rf"{absent}-typo: no such directory$"):
+        evaluate(*(tmp_path / (f"{d}-typo" if d == absent else d) for d in ("run", "truth")))
+
+
+def test_a_run_without_its_manifest_is_refused(tmp_path):
+    write_truth_and_run(tmp_path)
+    (tmp_path / "run" / "manifest.json").unlink()
+    with pytest.raises(InputError, match=r"run/manifest.json: missing: evaluation needs the "
+                                         r"run's inputs and their sha256$"):
+        evaluate(tmp_path / "run", tmp_path / "truth")
+
+
+@pytest.fixture(scope="module")
+def generated_run(tmp_path_factory):
+    """Logs of seed 3 and their truth, a --no-report run of them, and the truth of seed 4."""
+    root = tmp_path_factory.mktemp("generated")
+    write_generated(root / "seed3", generate(2000, seed=3))
+    write_generated(root / "seed4", generate(2000, seed=4))
+    pipeline.run([root / "seed3" / "logs.csv"], root / "run", plots=False)
+    return root
+
+
+def test_the_truth_of_the_logs_the_run_read_scores_it(generated_run):
+    frame = evaluate(generated_run / "run", generated_run / "seed3" / "truth")
+    values = frame.set_index(["metric", "kind"])["value"]
+    assert values["records_accounted", "all"] == 1.0
+    assert values["pairing_f1", "all"] == 1.0
+    assert values["quarantine_recall", "all"] == 1.0
+
+
+def test_cli_refuses_another_seeds_truth_with_one_line_and_exit_2(generated_run, capsys):
+    run, truth = generated_run / "run", generated_run / "seed4" / "truth"
+    logs = generated_run / "seed3" / "logs.csv"
+    described = json.loads((truth / "logs_digest.json").read_text())["sha256"]
+    read = hashlib.sha256(logs.read_bytes()).hexdigest()
+    assert cli.main(["evaluate", str(run), "--truth", str(truth)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (f"logrecon: error: {truth}: this truth describes logs with sha256 "
+                   f"{described[:12]}… (2000 records), but the run read {logs} "
+                   f"(sha256 {read[:12]}…, 2000 records)\n")
+
+
+def test_run_with_another_seeds_truth_exits_2_and_publishes_nothing(generated_run, capsys):
+    out_dir = generated_run / "refused"
+    assert cli.main(["run", str(generated_run / "seed3" / "logs.csv"), "--out", str(out_dir),
+                     "--no-report", "--truth", str(generated_run / "seed4" / "truth")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "this truth describes logs with sha256" in err
+    assert not out_dir.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import re
 
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from logrecon import generate as generate_module
 from logrecon.errors import ConfigError
 from logrecon.generate import (
     FaultRates,
@@ -96,6 +98,29 @@ def test_truth_files_have_contract_columns(written):
     assert {"rows", "seed", "rates", "services", "session_ids"} <= set(params)
     assert params["rates"]["outage"] == 20.0
     assert (written["records"]["record"].to_numpy() == np.arange(1, ROWS + 1)).all()
+
+
+def test_truth_records_the_digest_and_size_of_the_logs_it_describes(written):
+    logs = written["paths"]["logs"]
+    assert json.loads(written["paths"]["logs_digest"].read_text()) == {
+        "file": "logs.csv", "sha256": hashlib.sha256(logs.read_bytes()).hexdigest(),
+        "records": ROWS}
+
+
+def test_a_truth_rewritten_only_in_part_keeps_no_digest(tmp_path, monkeypatch):
+    """A stale digest would vouch for truth files that no longer describe the logs."""
+    write_generated(tmp_path, generate(500, seed=1))
+    write_csv = generate_module._write_csv
+
+    def failing_on_records(frame, path):
+        if path.name == "records.csv":
+            raise OSError("disk full")
+        return write_csv(frame, path)
+
+    monkeypatch.setattr(generate_module, "_write_csv", failing_on_records)
+    with pytest.raises(OSError, match="disk full"):
+        write_generated(tmp_path, generate(500, seed=2))
+    assert not (tmp_path / "truth" / "logs_digest.json").exists()
 
 
 def test_missing_timestamp_label_means_empty_timestamp(written):
