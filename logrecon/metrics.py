@@ -1,7 +1,9 @@
 """Reliability metrics per service and overall, with a data-consistency score and a verdict.
 
 Input: ordered events, sessions, checks, plus duplicate/quarantine/gap tables for attribution.
-Output: schema.METRIC_COLUMNS (+ `verdict_reason`, `latency_min_ms`), one row per service and one `ALL` row.
+Output: schema.METRIC_COLUMNS (+ `verdict_reason`, `latency_min_ms`, `scope`), one row per service
+(scope `service`) and, last, the whole run's row: service `ALL`, scope `run` (a service may itself be
+named `ALL`: scope tells them apart).
 consistency_score = share of a service's records that are clean: not quarantined, not a removed
 copy, and not a START/STOP left unpaired or clock-skewed. Verdict: healthy / degraded /
 unreliable from that score, the error rate and failed checks; `verdict_reason` says why.
@@ -15,26 +17,32 @@ import pandas as pd
 
 from .config import MetricsConfig
 from .schema import METRIC_COLUMNS, StageResult
+from .validate import ALL, SCOPE_RUN, SCOPE_SERVICE, run_rows
 
-ALL = "ALL"
 STATUSES = ("complete", "missing_stop", "missing_start", "timed_out", "clock_skew")
 
 
 def _latency_stats(events: pd.DataFrame) -> pd.DataFrame:
+    """Latency mean, percentiles, max and min per service (scope `service`) and over the whole run
+    (service `ALL`, scope `run`); no row where there is no latency."""
     latency = events[["service", "latency_ms"]].dropna()
     grouped = latency.groupby("service", observed=True)["latency_ms"]
     quantiles = grouped.quantile([0.5, 0.95, 0.99]).unstack()
-    stats = pd.DataFrame({
+    per_service = pd.DataFrame({
         "latency_mean_ms": grouped.mean(), "latency_p50_ms": quantiles.get(0.5),
         "latency_p95_ms": quantiles.get(0.95), "latency_p99_ms": quantiles.get(0.99),
         "latency_max_ms": grouped.max(), "latency_min_ms": grouped.min(),
-    })
-    stats.index = stats.index.astype(str)
+    }).astype("float64")  # no latencies at all: the missing quantiles are None, not NaN
+    per_service.index = per_service.index.astype(str)
+    rows = [per_service.reset_index(names="service").assign(scope=SCOPE_SERVICE)]
     values = latency["latency_ms"]
     if len(values):
         p50, p95, p99 = values.quantile([0.5, 0.95, 0.99])
-        stats.loc[ALL] = [values.mean(), p50, p95, p99, values.max(), values.min()]
-    return stats
+        rows.append(pd.DataFrame({
+            "service": [ALL], "scope": SCOPE_RUN, "latency_mean_ms": values.mean(), "latency_p50_ms": p50,
+            "latency_p95_ms": p95, "latency_p99_ms": p99, "latency_max_ms": values.max(),
+            "latency_min_ms": values.min()}))
+    return pd.concat(rows, ignore_index=True)
 
 
 def _session_counts(sessions: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
@@ -69,27 +77,33 @@ def metrics(events: pd.DataFrame, sessions: pd.DataFrame, checks: pd.DataFrame, 
     table["duplicates"] = duplicates_by_service.value_counts()
     table["quarantined"] = quarantined_by_service.value_counts()
     table["gaps"] = gaps["service"].value_counts()
-    table = table.fillna(0).astype("int64")
-    table = table.sort_index()
-    table.loc[ALL] = table.sum()
-    table.loc[ALL, "quarantined"] = len(quarantined_by_service)
+    table = table.fillna(0).astype("int64").sort_index()
+    table["inferred_starts"] = inferred_counts.reindex(table.index, fill_value=0)
+    run = table.sum().to_frame().T
+    run["quarantined"] = len(quarantined_by_service)  # also the records that name no service
+    # Rows keyed by (scope, service), never by name alone: a service named ALL keeps its own row.
+    table = pd.concat([table.reset_index(names="service").assign(scope=SCOPE_SERVICE),
+                       run.assign(service=ALL, scope=SCOPE_RUN)], ignore_index=True)
+    failed = checks.assign(scope=np.where(run_rows(checks), SCOPE_RUN, SCOPE_SERVICE))
+    failed = failed[failed["status"] == "fail"].groupby(["scope", "service"], as_index=False)["check"] \
+        .agg(", ".join).rename(columns={"check": "failed_checks"})
+    table = table.merge(_latency_stats(events), on=["scope", "service"], how="left") \
+        .merge(failed, on=["scope", "service"], how="left")
 
     records = table["events"] + table["duplicates"] + table["quarantined"]
     # A STOP-only session whose start is inferred from its latency is how such a source logs
     # (completion lines), not a data fault: it does not count against consistency.
-    inferred = inferred_counts.reindex(table.index, fill_value=0)
-    inferred.loc[ALL] = int(inferred_counts.sum())
     unclean = (table["quarantined"] + table["duplicates"] + table["sessions_missing_stop"]
-               + table["sessions_missing_start"] - inferred + table["sessions_timed_out"]
+               + table["sessions_missing_start"] - table["inferred_starts"] + table["sessions_timed_out"]
                + 2 * table["sessions_clock_skew"])
     table["error_rate"] = (table["error"] / table["events"].where(table["events"] > 0)).fillna(0.0)
     table["consistency_score"] = (1 - unclean / records.where(records > 0)).clip(0, 1).fillna(1.0)
-    table = table.join(_latency_stats(events))
-    failed = checks[checks["status"] == "fail"].groupby("service")["check"].agg(", ".join)
-    table["verdict"], table["verdict_reason"] = _verdicts(table, failed.reindex(table.index), cfg)
-    table = table.reset_index(names="service")
-    stats = {"verdicts": dict(zip(table["service"], table["verdict"]))}
-    return StageResult(frame=table.loc[:, [*METRIC_COLUMNS, "verdict_reason", "latency_min_ms"]], stats=stats)
+    table["verdict"], table["verdict_reason"] = _verdicts(table, table["failed_checks"], cfg)
+    services = table["scope"] == SCOPE_SERVICE
+    stats = {"verdicts": dict(zip(table.loc[services, "service"], table.loc[services, "verdict"])),
+             "run_verdict": table.loc[~services, "verdict"].item()}
+    return StageResult(frame=table.loc[:, [*METRIC_COLUMNS, "verdict_reason", "latency_min_ms", "scope"]],
+                       stats=stats)
 
 
 def _verdicts(table: pd.DataFrame, failed_checks: pd.Series, cfg: MetricsConfig):

@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from .schema import SESSION_STATUSES
+from .validate import RUN_LABEL, run_rows
 
 PLOT_FILES = {
     "event_volume": "event_volume.png",
@@ -39,7 +40,6 @@ PLOT_FILES = {
 }
 """Figure name -> fixed file name inside `plots/` (service names never reach a path)."""
 
-ALL_SERVICE = "ALL"          # the overall row of reliability_metrics
 MAX_LINES = 8                # services drawn as their own line in the volume plot
 MAX_BARS = 20                # services in the errors bar chart
 MAX_HEATMAP_ROWS = 30        # services in the data-quality heatmap
@@ -253,7 +253,7 @@ def errors_by_service(metrics: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     title = "Errors by service"
     rows = pd.DataFrame() if metrics is None else metrics
     if not rows.empty:
-        rows = rows[rows["service"].astype(str) != ALL_SERVICE]
+        rows = rows[~run_rows(rows)]
     n_bars = min(len(rows), MAX_BARS)
     ax = _new_axes(ax, (9, max(2.5, 0.38 * n_bars + 1.4)))
     if rows.empty:
@@ -285,7 +285,7 @@ def latency_distribution(cleaned: pd.DataFrame, metrics: pd.DataFrame | None = N
                          ax: Axes | None = None) -> Axes:
     """Histogram of latency_ms on a log axis with p50/p95/p99 marked.
 
-    Percentiles are the `ALL` row of `metrics` when given (so the figure agrees with
+    Percentiles are the run row of `metrics` (scope `run`) when given (so the figure agrees with
     reliability_metrics.csv), else computed from the data.
     """
     ax = _new_axes(ax, (10, 4.5))
@@ -327,7 +327,7 @@ def latency_distribution(cleaned: pd.DataFrame, metrics: pd.DataFrame | None = N
 def _percentiles(values: np.ndarray, metrics: pd.DataFrame | None) -> dict[str, float | None]:
     names = ("p50", "p95", "p99")
     if metrics is not None and not metrics.empty:
-        overall = metrics[metrics["service"].astype(str) == ALL_SERVICE]
+        overall = metrics[run_rows(metrics)]
         if not overall.empty and all(f"latency_{n}_ms" in overall for n in names):
             row = overall.iloc[-1]
             found = {n: pd.to_numeric(row[f"latency_{n}_ms"], errors="coerce") for n in names}
@@ -395,19 +395,22 @@ def data_quality(checks: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     title = "Data-quality overview"
     if checks is None or checks.empty:
         return _no_data(_new_axes(ax, (8, 3)), title, "no checks")
+    # One heatmap row per (scope, service): a service named ALL is not the run row.
+    row, keys = pd.factorize(pd.MultiIndex.from_arrays([run_rows(checks), checks["service"].astype(str)]))
     frame = pd.DataFrame({
-        "service": checks["service"].astype(str).to_numpy(),
+        "row": row,
         "check": checks["check"].astype(str).to_numpy(),
         "code": checks["status"].astype(str).str.lower().map(STATUS_CODES).to_numpy(),
     })
-    grid = frame.pivot_table(index="service", columns="check", values="code", aggfunc="max",
+    grid = frame.pivot_table(index="row", columns="check", values="code", aggfunc="max",
                              dropna=False, sort=True)
     grid = grid.reindex(columns=sorted(grid.columns))
     worst = grid.max(axis=1).fillna(-1)
     fails = (grid == 2).sum(axis=1)
-    overall = grid.index == ALL_SERVICE
-    rank = pd.DataFrame({"overall": overall, "worst": -worst.to_numpy(),
-                         "fails": -fails.to_numpy(), "name": grid.index}, index=grid.index)
+    overall = keys.get_level_values(0)[grid.index].to_numpy(dtype=bool)
+    services = keys.get_level_values(1)[grid.index]
+    rank = pd.DataFrame({"overall": overall, "worst": -worst.to_numpy(), "fails": -fails.to_numpy(),
+                         "name": services, "label": np.where(overall, RUN_LABEL, services)}, index=grid.index)
     rank = rank.sort_values(["overall", "worst", "fails", "name"],
                             ascending=[False, True, True, True], kind="stable")
     hidden = len(rank) - MAX_HEATMAP_ROWS
@@ -415,7 +418,7 @@ def data_quality(checks: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     ax = _new_axes(ax, (max(6.0, 0.9 * grid.shape[1] + 3.5), max(2.5, 0.36 * len(grid) + 1.8)))
     names = {0: "ok", 1: "warn", 2: "fail"}
     annot = grid.apply(lambda col: col.map(names)).fillna("").to_numpy()
-    grid.index = _labels(grid.index)
+    grid.index = _labels(rank.loc[grid.index, "label"])
     grid.columns = _labels(grid.columns)
     cmap = mcolors.ListedColormap(STATUS_COLORS)
     sns.heatmap(grid, cmap=cmap, vmin=-0.5, vmax=2.5, annot=annot, fmt="", linewidths=0.5,

@@ -35,6 +35,7 @@ from IPython.display import HTML, Markdown
 import logrecon
 
 from .errors import ConfigError, LogreconError
+from .validate import RUN_LABEL, run_rows
 
 NOTEBOOKS = (
     "01_ingest.ipynb",
@@ -49,7 +50,6 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]   # no kernel start/stop
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "logrecon_report"
 REPORT_TITLE = "logrecon reliability report"
-ALL_SERVICE = "ALL"                # the overall row of reliability_metrics
 FIGURES = ("event_volume", "errors_by_service", "latency_distribution", "session_durations",
            "data_quality")        # plots.PLOT_FILES, in report order (plots is imported lazily:
                                    # seaborn costs a second per notebook kernel)
@@ -489,7 +489,7 @@ def validate_summary(validated: Any) -> Markdown:
             f"{float(longest['gap_seconds']):,.0f} s from {escape_markdown(longest['gap_start'])}.")
     else:
         lines.append("- No gaps: every service logged within its gap threshold.")
-    failing = _ordered_checks(checks)
+    failing = _as_people_read_it(_ordered_checks(checks))
     failing = failing[failing["status"].astype("str").str.lower() == "fail"] if len(failing) else failing
     if len(failing):
         named = ", ".join(f"{escape_markdown(s, 40)} / {_code(c)}"
@@ -511,7 +511,7 @@ def _short_number(value: object) -> object:
 
 def checks_table(validated: Any, n: int = TOP_ROWS) -> HTML:
     """Checks, failing first then warning, then ok."""
-    checks = _ordered_checks(_as_frame(validated, "checks"))
+    checks = _as_people_read_it(_ordered_checks(_as_frame(validated, "checks")))
     if len(checks):
         checks = checks.assign(**{c: checks[c].map(_short_number) for c in ("value", "threshold")
                                   if c in checks})
@@ -633,14 +633,17 @@ def unpaired_sessions(sessions: Any, n: int = 10) -> HTML:
 
 
 def _service_rows(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-service rows, the overall ALL row); the ALL row is the last one named ALL."""
-    if metrics.empty:
-        return metrics, metrics
-    is_all = (metrics["service"].astype("str") == ALL_SERVICE).to_numpy()
-    overall_at = np.flatnonzero(is_all)[-1:] if is_all.any() else np.array([], dtype=int)
-    keep = np.ones(len(metrics), dtype=bool)
-    keep[overall_at] = False
-    return metrics[keep], metrics.iloc[overall_at]
+    """(per-service rows, the run row): told apart by scope, so a service named ALL is a service."""
+    is_run = run_rows(metrics)
+    return metrics[~is_run], metrics[is_run]
+
+
+def _as_people_read_it(frame: pd.DataFrame) -> pd.DataFrame:
+    """Checks or metrics rows for a table: the run rows' service shown as RUN_LABEL, `scope` dropped."""
+    if "service" not in frame:
+        return frame
+    service = frame["service"].astype("str").where(~run_rows(frame), RUN_LABEL)
+    return frame.assign(service=service).drop(columns="scope", errors="ignore")
 
 
 def verdict_summary(run: RunArtifacts | Any) -> Markdown:
@@ -683,7 +686,7 @@ def verdict_table(run: RunArtifacts | Any, n: int = 30) -> HTML:
         if len(services) else pd.Series(dtype=float)
     services = (services.assign(_rank=rank.to_numpy())
                 .sort_values(["_rank", "service"], kind="stable").drop(columns="_rank"))
-    shown = pd.concat([services.head(n), overall], ignore_index=True)
+    shown = _as_people_read_it(pd.concat([services.head(n), overall], ignore_index=True))
     columns = {
         "service": "service", "verdict": "verdict", "verdict_reason": "why",
         "events": "events", "error_rate": "error rate", "latency_p95_ms": "p95 ms",

@@ -2,9 +2,10 @@
 
 Input: ordered events (normalize's frame), its duplicates and ingest's quarantine.
 Output: one row per (service, check) with value, threshold, status ok/warn/fail and detail
-(schema.CHECK_COLUMNS; service `ALL` for the whole input), and `tables["gaps"]`: consecutive
-events of one service further apart than the threshold (fixed seconds, or `auto` from that
-service's own inter-arrival distribution).
+(schema.CHECK_COLUMNS), then `scope`: `service` for a service's rows, `run` for the whole input's
+rows, whose service is `ALL` (a service may itself be named `ALL`: scope tells them apart), and
+`tables["gaps"]`: consecutive events of one service further apart than the threshold (fixed
+seconds, or `auto` from that service's own inter-arrival distribution).
 Reads config: ValidateConfig.
 """
 
@@ -17,7 +18,17 @@ from .config import ValidateConfig
 from .schema import CHECK_COLUMNS, GAP_COLUMNS, StageResult, codes, labels, nanoseconds, utc_datetimes
 
 NS_PER_S = 1_000_000_000
-ALL = "ALL"
+ALL = "ALL"                # the service of the run-wide rows (validation_report, reliability_metrics)
+SCOPE_SERVICE, SCOPE_RUN = "service", "run"
+RUN_LABEL = f"{ALL} (whole run)"  # how the report and the figures name the run rows to people
+
+
+def run_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of the run-wide rows of a checks or metrics frame: `scope == "run"`, never the
+    name. A frame without `scope` (written before it existed, or built by hand) falls back to `ALL`."""
+    if "scope" in frame:
+        return (frame["scope"].astype("str") == SCOPE_RUN).to_numpy()
+    return (frame["service"].astype("str") == ALL).to_numpy()
 
 
 def gap_thresholds(service_codes: np.ndarray, ns: np.ndarray, n_services: int, cfg: ValidateConfig) -> np.ndarray:
@@ -123,15 +134,19 @@ def _sequence_checks(service: np.ndarray, session: np.ndarray, is_start: np.ndar
 
 def validate(events: pd.DataFrame, duplicates: pd.DataFrame, quarantine: pd.DataFrame,
              cfg: ValidateConfig) -> StageResult:
-    """Checks per service (and ALL) plus gaps; never raises on bad data."""
+    """Checks per service and for the whole run (service `ALL`, scope `run`) plus gaps; never
+    raises on bad data."""
     gaps = find_gaps(events, cfg)
     duplicated = duplicated_services(events, duplicates)
-    counts = _per_service_counts(events, duplicates, quarantine, duplicated)
-    total = counts.sum(numeric_only=True)
-    total["quarantined"] = len(quarantine)
-    counts.loc[ALL] = total
-    counts["gaps"] = gaps["service"].value_counts().reindex(counts.index, fill_value=0)
-    counts.loc[ALL, "gaps"] = len(gaps)
+    per_service = _per_service_counts(events, duplicates, quarantine, duplicated)
+    per_service["gaps"] = gaps["service"].value_counts().reindex(per_service.index, fill_value=0)
+    run_totals = per_service.sum()
+    run_totals["quarantined"] = len(quarantine)  # also the records that name no service
+    # Positional rows, not indexed by name: a service named ALL keeps a row of its own.
+    counts = pd.concat([per_service, run_totals.to_frame().T], ignore_index=True)
+    service = np.append(per_service.index.to_numpy(dtype=object), ALL)
+    is_run = np.arange(len(counts)) == len(per_service)
+    scope = np.where(is_run, SCOPE_RUN, SCOPE_SERVICE)
     records = counts["events"] + counts["duplicates"] + counts["quarantined"]
     safe = lambda s: s.where(s > 0, 1)  # noqa: E731  (rates of nothing are 0, not NaN)
     rates = {
@@ -153,18 +168,18 @@ def validate(events: pd.DataFrame, duplicates: pd.DataFrame, quarantine: pd.Data
         if check in informational:
             status = status.replace("fail", "warn")
         rows.append(pd.DataFrame({
-            "service": counts.index, "check": check, "value": value.to_numpy(dtype=float),
-            "threshold": cfg.warn_rate, "status": status.to_numpy(),
-            "detail": detail, "order": counts.index.to_series().eq(ALL).to_numpy()}))
+            "service": service, "check": check, "value": value.to_numpy(dtype=float),
+            "threshold": cfg.warn_rate, "status": status.to_numpy(), "detail": detail, "scope": scope}))
     rows.append(pd.DataFrame({
-        "service": counts.index, "check": "gaps", "value": counts["gaps"].to_numpy(dtype=float), "threshold": 0.0,
+        "service": service, "check": "gaps", "value": counts["gaps"].to_numpy(dtype=float), "threshold": 0.0,
         "status": np.where(counts["gaps"] > 0, "warn", "ok"),
-        "detail": ("threshold " + _threshold_text(cfg)), "order": counts.index.to_series().eq(ALL).to_numpy()}))
+        "detail": ("threshold " + _threshold_text(cfg)), "scope": scope}))
     checks = pd.concat(rows, ignore_index=True)
-    checks = checks.sort_values(["order", "service"], kind="stable").drop(columns="order").reset_index(drop=True)
+    checks = checks.assign(_run_last=checks["scope"] == SCOPE_RUN) \
+        .sort_values(["_run_last", "service"], kind="stable").drop(columns="_run_last").reset_index(drop=True)
     stats = {"gaps": len(gaps), "failed_checks": int((checks["status"] == "fail").sum()),
              "warned_checks": int((checks["status"] == "warn").sum())}
-    return StageResult(frame=checks.loc[:, list(CHECK_COLUMNS)], tables={"gaps": gaps}, stats=stats)
+    return StageResult(frame=checks.loc[:, [*CHECK_COLUMNS, "scope"]], tables={"gaps": gaps}, stats=stats)
 
 
 def _threshold_text(cfg: ValidateConfig) -> str:

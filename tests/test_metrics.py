@@ -16,6 +16,10 @@ from frames import events
 
 
 def compute(rows, quarantined=()):
+    return metric_rows(rows, quarantined).set_index("service")
+
+
+def metric_rows(rows, quarantined=()):
     cfg = Config()
     normalized = normalize(events(rows), cfg.normalize)
     quarantine = empty_frame([*QUARANTINE_COLUMNS, "service"])
@@ -25,7 +29,7 @@ def compute(rows, quarantined=()):
                      duplicates_by_service=pd.Series(["a"] * 0, dtype="str"),
                      quarantined_by_service=pd.Series(list(quarantined), dtype="str"),
                      gaps=checks.tables["gaps"], cfg=cfg.metrics)
-    return result.frame.set_index("service")
+    return result.frame
 
 
 def test_per_service_and_all_rows_count_events_and_sessions():
@@ -53,3 +57,21 @@ def test_healthy_service_gets_a_healthy_verdict():
 def test_service_without_latencies_has_null_latency_stats():
     table = compute([(0, "a", "ERROR", None, None)])
     assert pd.isna(table.loc["a", "latency_mean_ms"]) and pd.isna(table.loc["a", "latency_p99_ms"])
+
+
+def test_a_service_named_ALL_keeps_its_own_row_and_the_run_row_stays_the_whole_run():
+    """The run row is told apart by scope `run`, never by its name: a service named ALL is a service."""
+    table = metric_rows([(0, "ALL", "START", None, "a1"), (1, "ALL", "STOP", 10.0, "a1"),
+                         (2, "ALL", "ERROR", None, None), (3, "api", "START", None, "b1"),
+                         (4, "api", "STOP", 20.0, "b1"), (5, "api", "START", None, "b2")],
+                        quarantined=["ALL", None])
+    assert table[["service", "scope"]].values.tolist() == [["ALL", "service"], ["api", "service"], ["ALL", "run"]]
+    service_all, run = table.iloc[0], table.iloc[2]
+    counted = ["events", "start", "stop", "error", "sessions_complete", "sessions_missing_stop", "quarantined"]
+    assert service_all[counted].tolist() == [3, 1, 1, 1, 1, 0, 1]
+    assert run[counted].tolist() == [6, 3, 2, 1, 2, 1, 2]   # the unnamed quarantined record counts for the run only
+    assert service_all["latency_mean_ms"] == 10.0 and run["latency_mean_ms"] == 15.0
+    assert service_all["error_rate"] == pytest.approx(1 / 3) and run["error_rate"] == pytest.approx(1 / 6)
+    # api's failed checks are api's and the run's, not the ALL service's
+    assert "failed checks" not in service_all["verdict_reason"]
+    assert "failed checks: start_stop_mismatch, unbalanced_keys" in run["verdict_reason"]

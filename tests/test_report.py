@@ -93,11 +93,48 @@ def test_verdict_table_lists_worst_first_and_the_overall_row_last():
         "service": ["a", "b", "c", "ALL"], "verdict": ["healthy", "unreliable", "degraded", "degraded"],
         "verdict_reason": ["fine", "consistency 50%", "error rate 8%", "mixed"],
         "events": [10, 10, 10, 30], "error_rate": [0.0, 0.1, 0.08, 0.06],
+        "scope": ["service", "service", "service", "run"],
     })
     html = report.verdict_table(metrics).data
-    order = [html.index(f"<td>{s}</td>") for s in ("b", "c", "a", "ALL")]
+    order = [html.index(f"<td>{s}</td>") for s in ("b", "c", "a", "ALL (whole run)")]
     assert order == sorted(order)
     assert 'id="verdicts"' in html and "consistency 50%" in html and "10.00%" in html
+    assert "<th>scope</th>" not in html
+
+
+def test_a_service_named_ALL_is_a_service_in_the_summaries_and_tables():
+    """The run rows are found by scope: a service named ALL is counted, judged and listed as one,
+    and the run row is shown as 'ALL (whole run)'."""
+    metrics = pd.DataFrame({
+        "service": ["ALL", "api", "ALL"], "verdict": ["unreliable", "healthy", "degraded"],
+        "verdict_reason": ["error rate 33%", "fine", "mixed"], "events": [3, 3, 6],
+        "error_rate": [0.33, 0.0, 0.17], "latency_p95_ms": [10.0, 20.0, 19.5],
+        "consistency_score": [1.0, 1.0, 0.8], "scope": ["service", "service", "run"],
+    })
+    summary = markdown2html_mistune(report.verdict_summary(metrics).data)
+    assert "of 2 services, <strong>1</strong> healthy" in summary and "<strong>ALL</strong>: unreliable" in summary
+    assert "Overall: 6 events" in summary
+    table = report.verdict_table(metrics).data
+    assert table.index("<td>ALL</td>") < table.index("<td>api</td>") < table.index("<td>ALL (whole run)</td>")
+
+
+def test_validate_summary_names_the_run_rows_apart_from_a_service_named_ALL():
+    from logrecon.config import NormalizeConfig, ValidateConfig
+    from logrecon.normalize import normalize
+    from logrecon.schema import QUARANTINE_COLUMNS, empty_frame
+    from logrecon.validate import validate
+
+    from frames import events
+
+    normalized = normalize(events([(0, "ALL", "START", None, "1"), (1, "ALL", "STOP", None, "1"),
+                                   (2, "api", "START", None, "2"), (3, "api", "START", None, "3")]), NormalizeConfig())
+    validated = validate(normalized.frame, normalized.tables["duplicates"],
+                         empty_frame([*QUARANTINE_COLUMNS, "service"]), ValidateConfig())
+    text = markdown2html_mistune(report.validate_summary(validated).data)
+    assert "Failing: ALL (whole run) / <code>start_stop_mismatch</code>" in text
+    assert "api / <code>start_stop_mismatch</code>" in text and "ALL / <code>" not in text
+    table = report.checks_table(validated, n=None).data
+    assert table.count("<td>ALL (whole run)</td>") == 8 and table.count("<td>ALL</td>") == 8
 
 
 def test_verdict_summary_names_the_unreliable_services_and_why():
@@ -339,7 +376,6 @@ def test_the_report_knows_every_figure_plots_writes():
 
     assert report.FIGURES == tuple(plots.PLOT_FILES)
     assert set(report.FIGURE_CAPTIONS) == set(plots.PLOT_FILES)
-    assert report.ALL_SERVICE == plots.ALL_SERVICE
 
 
 def test_a_parameter_no_notebook_declares_is_ignored_only_when_it_is_none(tmp_path, two_notebooks):

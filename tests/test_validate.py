@@ -62,3 +62,13 @@ def test_clean_service_is_ok_on_every_rate_check():
     statuses = result.frame[(result.frame["service"] == "a") & (result.frame["check"] != "gaps")]["status"]
     assert set(statuses) == {"ok"}
     assert set(result.frame["service"]) == {"a", "ALL"}
+
+
+def test_a_service_named_ALL_gets_its_own_checks_and_the_run_rows_come_last():
+    """Scope, not the name, marks the run-wide rows; a service named ALL is checked like any other."""
+    result = run([(0, "ALL", "START", None, "1"), (1, "ALL", "STOP", None, "1"),
+                  (2, "api", "START", None, "2"), (3, "api", "START", None, "3")])
+    mismatch = result.frame[result.frame["check"] == "start_stop_mismatch"]
+    assert mismatch[["service", "scope", "value", "status"]].values.tolist() == [
+        ["ALL", "service", 0.0, "ok"], ["api", "service", 1.0, "fail"], ["ALL", "run", 0.5, "fail"]]
+    assert result.frame["scope"].tolist() == ["service"] * 16 + ["run"] * 8
