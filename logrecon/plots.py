@@ -427,6 +427,7 @@ def data_quality(checks: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("check")
     ax.set_ylabel("service")
     ax.tick_params(axis="x", rotation=30)
+    ax.tick_params(axis="y", rotation=0)  # seaborn stands a few short service names on end
     for label in ax.get_xticklabels():
         label.set_horizontalalignment("right")
     ax.legend(handles=[Patch(color=c, label=n) for c, n in zip(STATUS_COLORS, names.values())],

@@ -96,27 +96,36 @@ class ReportError(LogreconError):
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:/=$@^])")
 
 
-def escape_html(value: object, limit: int | None = None) -> str:
-    """Text for HTML: one line, optionally shortened, `<>&"'` as entities."""
+def _one_line(value: object, limit: int | None) -> str:
+    """The text on one line, cut to `limit` characters (ending in …) when given."""
     text = " ".join(str(value).split())
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
-    return html.escape(text, quote=True)
+    return text
+
+
+def escape_html(value: object, limit: int | None = None) -> str:
+    """Text for HTML: one line, optionally shortened, `<>&"'` as entities."""
+    return html.escape(_one_line(value, limit), quote=True)
 
 
 def escape_markdown(value: object, limit: int | None = None) -> str:
     """Text for markdown: markdown punctuation backslash-escaped (no links, emphasis, math,
     autolinks) and HTML-escaped, so a log string renders as exactly its characters."""
-    text = " ".join(str(value).split())
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", text), quote=True)
+    return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", _one_line(value, limit)), quote=True)
 
 
 def _code(value: object, limit: int | None = None) -> str:
-    """A log string shown as code in markdown. Backslash escapes do not work inside backtick
-    spans, so this is an inline <code> element around escaped text instead."""
-    return f"<code>{escape_markdown(value, limit)}</code>"
+    """A log string as a markdown code span, which shows its text literally (no escaping to
+    show through). The fence is one backtick longer than any backtick run inside, so the text
+    cannot close it. Not inline `<code>` HTML: nbconvert's image embedding re-parses each inline
+    tag on its own and leaves `<code></code>` empty, with the text after it. Empty text is '–'."""
+    text = _one_line(value, limit)
+    if not text:
+        return "–"
+    fence = "`" * (max(map(len, re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _n(value: object) -> str:
@@ -475,9 +484,10 @@ def validate_summary(validated: Any) -> Markdown:
         "gaps", pd.DataFrame())
     status = checks["status"].astype("str").str.lower() if len(checks) else pd.Series(dtype=str)
     counts = status.value_counts()
+    services = checks.loc[~run_rows(checks), "service"].nunique() if len(checks) else 0
     lines = [
         (f"**Validate** ran {_plural(len(checks), 'check')} over "
-         f"{_plural(checks['service'].nunique() if len(checks) else 0, 'service')}: "
+         f"{_plural(services, 'service')} and the whole run: "
          f"**{_n(counts.get('ok', 0))}** ok, **{_n(counts.get('warn', 0))}** warn, "
          f"**{_n(counts.get('fail', 0))}** fail."),
     ]

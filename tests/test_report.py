@@ -71,6 +71,23 @@ def test_inline_code_from_logs_is_escaped_without_backslashes_showing():
     assert "<code>logs.csv</code>" in rendered
 
 
+def test_inline_code_renders_exactly_its_text_in_the_rendered_report(tmp_path):
+    """Through render_report (nbconvert with image embedding, which empties inline `<code>` HTML):
+    every log string shows inside its own code box, nothing outside it, no empty box."""
+    texts = ["logs.csv", "latency_spike_rate", "`", "``a``", "x`y", *HOSTILE]
+    lines = "\n".join(f"- item {i}: {report._code(text)} end" for i, text in enumerate(texts))
+    path = _executed_notebook(tmp_path / "05.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(new_code_cell("report.summary(x)", outputs=[
+        new_output("display_data", data={"text/markdown": lines, "text/plain": "<Markdown>"})]))
+    nbformat.write(nb, path)
+    html = report.render_report(path, tmp_path / "report.html").read_text(encoding="utf-8")
+    shown = dict(re.findall(r"<li>item (\d+): <code>(.*?)</code> end</li>", html, re.DOTALL))
+    assert [_unescape(shown.get(str(i), "missing")) for i in range(len(texts))] == texts
+    assert "<code></code>" not in html and report.offline_problems(html) == []
+    assert report._code("") == "–"
+
+
 # ---------------------------------------------------------------- tables
 
 
@@ -118,7 +135,7 @@ def test_a_service_named_ALL_is_a_service_in_the_summaries_and_tables():
     assert table.index("<td>ALL</td>") < table.index("<td>api</td>") < table.index("<td>ALL (whole run)</td>")
 
 
-def test_validate_summary_names_the_run_rows_apart_from_a_service_named_ALL():
+def test_validate_summary_counts_services_not_the_run_rows():
     from logrecon.config import NormalizeConfig, ValidateConfig
     from logrecon.normalize import normalize
     from logrecon.schema import QUARANTINE_COLUMNS, empty_frame
@@ -131,6 +148,7 @@ def test_validate_summary_names_the_run_rows_apart_from_a_service_named_ALL():
     validated = validate(normalized.frame, normalized.tables["duplicates"],
                          empty_frame([*QUARANTINE_COLUMNS, "service"]), ValidateConfig())
     text = markdown2html_mistune(report.validate_summary(validated).data)
+    assert "ran 24 checks over 2 services and the whole run" in text
     assert "Failing: ALL (whole run) / <code>start_stop_mismatch</code>" in text
     assert "api / <code>start_stop_mismatch</code>" in text and "ALL / <code>" not in text
     table = report.checks_table(validated, n=None).data
@@ -243,7 +261,8 @@ def _executed_notebook(path: Path, name: str = "<img src=x onerror=alert(1)>") -
         new_code_cell("report.verdict_table(x)", outputs=[
             new_output("display_data", data={"text/html": table, "text/plain": "<HTML>"})]),
         new_code_cell("report.summary(x)", outputs=[
-            new_output("display_data", data={"text/markdown": f"**{summary}**", "text/plain": "<Markdown>"})]),
+            new_output("display_data", data={"text/markdown": f"**{summary}** in {report._code('logs.csv')}",
+                                             "text/plain": "<Markdown>"})]),
         new_code_cell("report.figure(x)", outputs=[
             new_output("display_data", data={"image/png": base64.b64encode(PNG).decode()})]),
     ]
@@ -261,6 +280,7 @@ def test_rendered_report_is_self_contained_code_hidden_and_escaped(tmp_path):
     assert "secret_code_line" not in html and "run_dir = " not in html      # code hidden
     assert "/home/alice/secret.log" not in html                               # stderr dropped
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
+    assert "in <code>logs.csv</code>" in html and "<code></code>" not in html
     assert html.count('src="data:image/png;base64,') == 1
     assert 'id="verdicts"' in html
     assert not list(tmp_path.joinpath("r").glob(".*partial"))
