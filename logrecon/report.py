@@ -32,8 +32,6 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML, Markdown
 
-import logrecon
-
 from .errors import ConfigError, LogreconError
 from .validate import RUN_LABEL, run_rows
 
@@ -48,6 +46,9 @@ REPORT_NOTEBOOK = NOTEBOOKS[-1]
 KERNEL_NAME = "python3"
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]   # no kernel start/stop chatter on the CLI
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+# Package data in a wheel; in a checkout (and an editable install) a symlink to the top-level
+# notebooks/, their one source.
+PACKAGED_NOTEBOOKS = Path(__file__).parent / "notebooks"
 TEMPLATE_NAME = "logrecon_report"
 REPORT_TITLE = "logrecon reliability report"
 FIGURES = ("event_volume", "errors_by_service", "latency_distribution", "session_durations",
@@ -803,10 +804,9 @@ def run_summary(run: RunArtifacts | Mapping) -> Markdown:
 
 def notebooks_dir(override: str | os.PathLike | None = None,
                   names: Iterable[str] = NOTEBOOKS) -> Path:
-    """Where the notebooks are: `override`, else the repository's `notebooks/` beside the
-    package (an editable install or a checkout); every one of `names` must be there."""
-    folder = Path(override) if override is not None else \
-        Path(logrecon.__file__).resolve().parents[1] / "notebooks"
+    """Where the notebooks are: `override`, else the ones shipped in the package
+    (`PACKAGED_NOTEBOOKS`); every one of `names` must be there."""
+    folder = Path(override) if override is not None else PACKAGED_NOTEBOOKS
     missing = [name for name in names if not (folder / name).is_file()]
     if missing:
         raise ReportError(str(folder), None, "NotebookNotFound",

@@ -355,9 +355,18 @@ def test_missing_notebooks_are_reported_with_where_they_were_looked_for(tmp_path
         report.notebooks_dir(tmp_path)
 
 
-def test_the_committed_notebooks_are_found_beside_the_package():
+def test_the_notebooks_are_found_in_the_package_and_are_the_top_level_ones():
+    """A wheel carries them as package data (logrecon/notebooks); in the checkout that folder is a
+    symlink to the top-level notebooks/, so there is one copy and editable installs find it too."""
+    import tomllib
+
     folder = report.notebooks_dir()
+    root = Path(report.__file__).resolve().parents[1]
+    assert folder == report.PACKAGED_NOTEBOOKS == root / "logrecon" / "notebooks"
+    assert folder.is_symlink() and folder.resolve() == root / "notebooks"
     assert sorted(p.name for p in folder.glob("*.ipynb")) == sorted(report.NOTEBOOKS)
+    package_data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "notebooks/*.ipynb" in package_data["logrecon"]
 
 
 @pytest.mark.parametrize("name", report.NOTEBOOKS)
