@@ -128,7 +128,8 @@ def test_03_validate_finds_the_gap_of_the_quiet_service(tiny_run):
     checks = pd.read_csv(tiny_run["run"] / "validation_report.csv", keep_default_na=False)
     assert "api" in set(gaps["service"]) and gaps["gap_seconds"].max() > 500
     assert set(checks["status"]) <= {"ok", "warn", "fail"}
-    assert "gap" in outputs_text(tiny_run["run"] / "notebooks" / "03_validate.ipynb")
+    text = outputs_text(tiny_run["run"] / "notebooks" / "03_validate.ipynb")
+    assert "gap" in text and f"over {len(SERVICES)} services and the whole run" in text   # ALL is no service
 
 
 def test_04_sessions_keeps_the_orphan_start(tiny_run):
@@ -171,6 +172,8 @@ def test_report_html_is_self_contained_with_the_verdict_and_five_figures(tiny_ru
     assert html.index('id="verdicts"') < html.index('id="row-accounting"') < html.index(
         'id="data-quality"') < html.index('id="figure-event_volume"')
     assert "pipeline.metrics_step" not in html                   # code hidden
+    assert "<code>logs.csv</code>" in html and "<code></code>" not in html   # code boxes hold their text
+    assert f"of {len(SERVICES)} services" in html and "<td>ALL (whole run)</td>" in html
 
 
 def test_the_same_input_gives_identical_csv_artifacts(tiny_run, tmp_path):
