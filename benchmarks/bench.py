@@ -133,7 +133,7 @@ def _all_row(path: Path) -> dict:
         return {}
     with open(path, newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            if row["service"] == "ALL":
+            if row.get("scope", "run") == "run" and row["service"] == "ALL":  # the run row, not a service named ALL
                 return row
     return {}
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import memory, pipeline
 from .errors import ConfigError, LogreconError, OutputError
+from .schema import ALL, run_rows
 
 log = logging.getLogger("logrecon")
 COMPARISONS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
@@ -79,19 +80,27 @@ def _parse_fail_on(expressions: list[str]) -> list[tuple]:
     return parsed
 
 
+def _gated_rows(metrics, service: str):
+    """The rows a `service:` prefix names: `ALL:` is the whole run's row (even beside a service
+    named ALL, which a rule without a prefix still covers); any other name is that service's row."""
+    is_run = run_rows(metrics)
+    return is_run if service == ALL else ~is_run & (metrics["service"] == service).to_numpy()
+
+
 def breached(metrics, rules) -> list[str]:
     """The --fail-on expressions the metrics breach, with the rows that breach them."""
     found = []
     for expression, service, metric, compare, value in rules:
         if metric not in metrics.columns or metric not in _fail_on_metrics():
             raise ConfigError("--fail-on", metric, f"unknown metric; known: {', '.join(_fail_on_metrics())}")
-        rows = metrics if service is None else metrics[metrics["service"] == service]
+        rows = metrics if service is None else metrics[_gated_rows(metrics, service)]
         if service is not None and rows.empty:  # a typo in a gate must not pass silently
             raise ConfigError("--fail-on", expression, f"no service {service!r} in this run; services: "
                               f"{', '.join(metrics['service'].astype(str))}")
         hits = rows[compare(rows[metric].astype(float), value)]
         if len(hits):
-            found.append(f"{expression}: " + ", ".join(f"{s}={v:g}" for s, v in zip(hits["service"], hits[metric])))
+            names = hits["service"].astype(str).where(run_rows(hits) | (hits["service"] != ALL), f"{ALL} (service)")
+            found.append(f"{expression}: " + ", ".join(f"{s}={v:g}" for s, v in zip(names, hits[metric])))
     return found
 
 
@@ -214,7 +223,7 @@ def command_run(args) -> int:
     from . import artifacts
     metrics = artifacts.read_csv(out / "reliability_metrics.csv")
     print(f"logrecon: run complete: {out}/")
-    overall = metrics[metrics["service"] == "ALL"]
+    overall = metrics[run_rows(metrics)]
     if len(overall):
         row = overall.iloc[0]
         print(f"  {int(row['events'])} events, {int(row['duplicates'])} duplicates removed, "

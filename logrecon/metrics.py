@@ -17,7 +17,7 @@ import pandas as pd
 
 from .config import MetricsConfig
 from .schema import METRIC_COLUMNS, StageResult
-from .validate import ALL, SCOPE_RUN, SCOPE_SERVICE, run_rows
+from .schema import ALL, SCOPE_RUN, SCOPE_SERVICE, run_rows
 
 STATUSES = ("complete", "missing_stop", "missing_start", "timed_out", "clock_skew")
 

@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from .schema import SESSION_STATUSES
-from .validate import RUN_LABEL, run_rows
+from .schema import RUN_LABEL, run_rows
 
 PLOT_FILES = {
     "event_volume": "event_volume.png",

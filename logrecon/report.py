@@ -33,7 +33,7 @@ import pandas as pd
 from IPython.display import HTML, Markdown
 
 from .errors import ConfigError, LogreconError
-from .validate import RUN_LABEL, run_rows
+from .schema import RUN_LABEL, run_rows
 
 NOTEBOOKS = (
     "01_ingest.ipynb",

@@ -150,3 +150,16 @@ def first_seen_categorical(values: pd.Series) -> pd.Categorical:
     it gives); nulls stay null."""
     found, uniques = pd.factorize(values.reset_index(drop=True), use_na_sentinel=True)
     return pd.Categorical.from_codes(found, categories=pd.Index(uniques, dtype="str"))
+
+
+ALL = "ALL"                # the service of the run-wide rows (validation_report, reliability_metrics)
+SCOPE_SERVICE, SCOPE_RUN = "service", "run"
+RUN_LABEL = f"{ALL} (whole run)"  # how the report and the figures name the run rows to people
+
+
+def run_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of the run-wide rows of a checks or metrics frame: `scope == "run"`, never the
+    name. A frame without `scope` (written before it existed, or built by hand) falls back to `ALL`."""
+    if "scope" in frame:
+        return (frame["scope"].astype("str") == SCOPE_RUN).to_numpy()
+    return (frame["service"].astype("str") == ALL).to_numpy()

@@ -15,22 +15,10 @@ import numpy as np
 import pandas as pd
 
 from .config import ValidateConfig
-from .schema import CHECK_COLUMNS, GAP_COLUMNS, StageResult, codes, labels, nanoseconds, utc_datetimes
+from .schema import (ALL, CHECK_COLUMNS, GAP_COLUMNS, SCOPE_RUN, SCOPE_SERVICE, StageResult, codes, labels,
+                     nanoseconds, utc_datetimes)
 
 NS_PER_S = 1_000_000_000
-ALL = "ALL"                # the service of the run-wide rows (validation_report, reliability_metrics)
-SCOPE_SERVICE, SCOPE_RUN = "service", "run"
-RUN_LABEL = f"{ALL} (whole run)"  # how the report and the figures name the run rows to people
-
-
-def run_rows(frame: pd.DataFrame) -> np.ndarray:
-    """Boolean mask of the run-wide rows of a checks or metrics frame: `scope == "run"`, never the
-    name. A frame without `scope` (written before it existed, or built by hand) falls back to `ALL`."""
-    if "scope" in frame:
-        return (frame["scope"].astype("str") == SCOPE_RUN).to_numpy()
-    return (frame["service"].astype("str") == ALL).to_numpy()
-
-
 def gap_thresholds(service_codes: np.ndarray, ns: np.ndarray, n_services: int, cfg: ValidateConfig) -> np.ndarray:
     """Threshold in seconds per service code: fixed, or factor × p99 inter-arrival (with a floor)."""
     if cfg.gap_threshold != "auto":

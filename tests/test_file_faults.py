@@ -281,6 +281,20 @@ def test_fail_on_breach_exits_1_with_the_run_complete(tmp_path):
     assert breaches == ["logrecon: --fail-on breached: ALL:error_rate>0.1: ALL=0.333333"]
 
 
+def test_a_service_named_all_is_gated_and_summarised_apart_from_the_run(tmp_path):
+    (tmp_path / "logs.csv").write_text(
+        "timestamp,service,event_type\n"
+        "2024-01-01T00:00:00Z,ALL,START\n2024-01-01T00:00:01Z,ALL,ERROR\n"
+        "2024-01-01T00:00:02Z,api,START\n2024-01-01T00:00:03Z,api,STOP\n"
+        "2024-01-01T00:00:04Z,api,START\n2024-01-01T00:00:05Z,api,STOP\n")
+    result = logrecon("run", "logs.csv", "--out", "run", "--no-report", "--fail-on", "ALL:error_rate>0.4",
+                      "--fail-on", "error_rate>0.4", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "  6 events," in result.stdout                     # the summary is the run's, not the service's
+    breaches = [line for line in result.stderr.splitlines() if "--fail-on breached" in line]
+    assert breaches == ["logrecon: --fail-on breached: error_rate>0.4: ALL (service)=0.5"]  # run: 1/6
+
+
 def test_fail_on_not_breached_exits_0(tmp_path):
     (tmp_path / "logs.csv").write_text(HEADER + ROWS)
     result = logrecon("run", "logs.csv", "--out", "run", "--no-report", "--fail-on", "api:error_rate>0",
