@@ -7,6 +7,7 @@ temporary name beside its destination and renamed into place, so a reader never 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -176,6 +177,12 @@ def write_csv(frame: pd.DataFrame, path: Path, digits: int = 3) -> Path:
             out.write(future.result())
     os.replace(partial, path)
     return path
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes (how a manifest and a generated truth name an input)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def write_json(data, path: Path) -> Path:

@@ -186,7 +186,10 @@ def command_run(args) -> int:
     # Resolve inputs and config before touching the output: bad input leaves nothing behind.
     pipeline.build_config(args.config, args.profile, **{k: v for k, v in params.items() if v is not None})
     from .readers import expand_inputs
-    expand_inputs(args.inputs)
+    inputs = expand_inputs(args.inputs)
+    if args.truth is not None:  # a truth of other logs would be refused after the whole run
+        from .evaluate import check_truth_describes_inputs
+        check_truth_describes_inputs(inputs, args.truth)
     staging = _staging_dir(out)
     try:
         if args.engine == "dask":

@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from .artifacts import file_sha256
 from .errors import InputError
 
 EVALUATION_COLUMNS = ("metric", "kind", "value", "numerator", "denominator")
@@ -277,11 +278,22 @@ def check_truth_describes_run(run_dir: str | Path, truth_dir: str | Path) -> Non
     """InputError unless the run read exactly one input, the logs file the truth describes (same
     sha256). Compares the digests already in the manifest and logs_digest.json: hashes nothing."""
     run, truth = Path(run_dir), Path(truth_dir)
-    for directory in (truth, run):
-        if not directory.is_dir():
-            raise InputError(str(directory), "no such directory")
+    if not run.is_dir():
+        raise InputError(str(run), "no such directory")
+    check_truth_describes(_run_inputs(run), truth)
+
+
+def check_truth_describes_inputs(paths, truth_dir: str | Path) -> None:
+    """`check_truth_describes_run` before a run: hashes the inputs (once more), so a wrong truth
+    costs seconds, not a whole run."""
+    check_truth_describes([{"path": str(p), "sha256": file_sha256(Path(p))} for p in paths], Path(truth_dir))
+
+
+def check_truth_describes(inputs: list[dict], truth: Path) -> None:
+    """InputError unless `inputs` ({path, sha256[, records]}) are exactly the truth's logs file."""
+    if not truth.is_dir():
+        raise InputError(str(truth), "no such directory")
     described = _described_logs(truth)
-    inputs = _run_inputs(run)
     matching = [i["path"] for i in inputs if i["sha256"] == described["sha256"]]
     if len(inputs) == 1 and matching:
         return
@@ -289,8 +301,9 @@ def check_truth_describes_run(run_dir: str | Path, truth_dir: str | Path) -> Non
                 f"({described['records']} records)")
     if len(inputs) == 1:
         (read,) = inputs
+        records = f", {read['records']} records" if "records" in read else ""
         raise InputError(str(truth), f"{expected}, but the run read {read['path']} (sha256 "
-                                     f"{_short(read['sha256'])}, {read['records']} records)")
+                                     f"{_short(read['sha256'])}{records})")
     # Record numbers restart in every input, so one truth cannot score a run of several files,
     # even when one of them is its logs file.
     which = f"{matching[0]} among them" if matching else "none of them"

@@ -46,7 +46,6 @@ START, so there it is `missing_start`), otherwise `complete`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -60,7 +59,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .artifacts import byte_strings, utc_bytes
+from .artifacts import byte_strings, file_sha256, utc_bytes
 from .errors import ConfigError
 
 DEFAULT_ROWS = 20_000
@@ -698,11 +697,6 @@ def _write_json(data: dict, path: Path) -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def write_generated(out_dir: str | Path, generated: GeneratedLogs) -> dict[str, Path]:
     """Write logs.csv and truth/{sessions,records,outages}.csv + truth/params.json, then
     truth/logs_digest.json ({file, sha256, records} of that logs.csv)."""
@@ -723,7 +717,7 @@ def write_generated(out_dir: str | Path, generated: GeneratedLogs) -> dict[str, 
         paths = {name: future.result() for name, future in futures.items()}
     paths["params"] = _write_json(generated.params, truth / "params.json")
     paths["logs_digest"] = _write_json(     # the bytes on disk: what a run of them hashes
-        {"file": paths["logs"].name, "sha256": _sha256(paths["logs"]),
+        {"file": paths["logs"].name, "sha256": file_sha256(paths["logs"]),
          "records": len(generated.logs)},
         digest_path,
     )

@@ -9,7 +9,6 @@ The CLI builds a run in a temporary directory and moves it into place when compl
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import platform
 import time
@@ -40,14 +39,6 @@ STATE_FILE = "state.json"
 CSV_ARTIFACTS = ("cleaned_logs.csv", "quarantine.csv", "issues.csv", "duplicates.csv", "validation_report.csv",
                  "gaps.csv", "reconstructed_sessions.csv", "reliability_metrics.csv")
 VERSIONED_PACKAGES = ("logrecon", "pandas", "numpy", "pyarrow", "seaborn", "matplotlib", "papermill", "nbconvert")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _load_profile(profile):
@@ -198,7 +189,7 @@ def ingest_step(run: RunContext) -> StageResult:
     profile = _load_profile(run.profile)
     paths = [Path(p) for p in run.inputs]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        digests = pool.map(_sha256, paths)  # hashing overlaps reading
+        digests = pool.map(artifacts.file_sha256, paths)  # hashing overlaps reading
         reads = [read_input(path, profile) for path in paths]
         digests = list(digests)
     for path, read in zip(paths, reads):

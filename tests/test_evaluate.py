@@ -367,5 +367,8 @@ def test_run_with_another_seeds_truth_exits_2_and_publishes_nothing(generated_ru
     assert cli.main(["run", str(generated_run / "seed3" / "logs.csv"), "--out", str(out_dir),
                      "--no-report", "--truth", str(generated_run / "seed4" / "truth")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "this truth describes logs with sha256" in err
-    assert not out_dir.exists()
+    logs = generated_run / "seed3" / "logs.csv"
+    read = hashlib.sha256(logs.read_bytes()).hexdigest()
+    # Refused before the run (its input was hashed, not yet read: no record count).
+    assert err.count("\n") == 1 and err.endswith(f"but the run read {logs} (sha256 {read[:12]}…)\n")
+    assert not out_dir.exists() and not list(generated_run.glob(".refused*"))

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import pipeline
+from .. import artifacts, pipeline
 from ..config import IngestConfig, NormalizeConfig, SessionsConfig
 from ..errors import ConfigError, InputError, LogreconError, OutputError
 from ..ingest import ingest
@@ -73,7 +73,7 @@ def ingest_input(path: str, index: int, profile, cfg: IngestConfig, name: str | 
     try:
         source, name = Path(path), Path(name or path)
         with ThreadPoolExecutor(max_workers=1) as pool:
-            digest = pool.submit(pipeline._sha256, source)  # hashing overlaps reading
+            digest = pool.submit(artifacts.file_sha256, source)  # hashing overlaps reading
             read = read_input(source, profile)
             if source != name and "source" in read.records.columns:
                 read.records["source"] = source_column(name, len(read.records))
