@@ -109,19 +109,23 @@ def _default_out(inputs: list[str]) -> Path:
     return Path("reports") / name.lstrip(".")
 
 
-def _replaceable(out: Path) -> None:
-    """`--out` may name a new path, an empty directory or a previous run; never a file or a folder
-    of other things, which publishing would delete."""
+def _replaceable(out: Path, inputs: list[Path]) -> None:
+    """`--out` may name a new path, an empty directory or a previous run; never a file, a folder
+    of other things, or a folder holding an input, which publishing would delete."""
     if out.name in ("", ".", ".."):
         raise OutputError(out, "not a run directory name; name the run, e.g. --out reports/today")
     if out.exists() and not out.is_dir():
         raise OutputError(out, "exists and is not a directory; refusing to replace it")
     if out.is_dir() and not (out / "manifest.json").exists() and any(out.iterdir()):
         raise OutputError(out, "exists and is not a logrecon run (no manifest.json); refusing to replace it")
+    inside = [str(p) for p in inputs if out.resolve() in Path(p).resolve().parents]
+    if inside:
+        raise OutputError(out, f"holds the input {inside[0]}, which replacing the run would delete; "
+                               "choose another --out or move the input")
 
 
-def _staging_dir(out: Path) -> Path:
-    _replaceable(out)
+def _staging_dir(out: Path, inputs: list[Path]) -> Path:
+    _replaceable(out, inputs)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -190,7 +194,7 @@ def command_run(args) -> int:
     if args.truth is not None:  # a truth of other logs would be refused after the whole run
         from .evaluate import check_truth_describes_inputs
         check_truth_describes_inputs(inputs, args.truth)
-    staging = _staging_dir(out)
+    staging = _staging_dir(out, inputs)
     try:
         if args.engine == "dask":
             from .engines.dask import run_dask
@@ -207,7 +211,7 @@ def command_run(args) -> int:
                 "gap_threshold": args.gap_threshold, "strategy": args.strategy,
                 "truth": str(args.truth) if args.truth else None}, progress=not args.quiet and sys.stderr.isatty())  # no bars in CI logs
             report.render_report(staging / "notebooks" / "05_reliability_report.ipynb", staging / "report.html")
-        if args.truth is not None and args.no_report:
+        if args.truth is not None and (args.no_report or args.engine == "dask"):
             from .evaluate import write_evaluation
             write_evaluation(staging, args.truth)
     except BaseException as exc:
@@ -222,9 +226,14 @@ def command_run(args) -> int:
             exc.args = (f"{str(exc).replace(str(staging.resolve()), str(failed.resolve()))} (kept in {failed})",)
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _publish(staging, out)
     from . import artifacts
-    metrics = artifacts.read_csv(out / "reliability_metrics.csv")
+    metrics = artifacts.read_csv(staging / "reliability_metrics.csv")
+    try:
+        problems = breached(metrics, rules)  # a gate naming no service of this run is exit 2, unpublished
+    except ConfigError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _publish(staging, out)
     print(f"logrecon: run complete: {out}/")
     overall = metrics[run_rows(metrics)]
     if len(overall):
@@ -233,14 +242,32 @@ def command_run(args) -> int:
               f"{int(row['quarantined'])} quarantined; sessions: {int(row['sessions_complete'])} complete, "
               f"{int(row['sessions_missing_stop'])} missing_stop, {int(row['sessions_missing_start'])} missing_start")
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    if manifest.get("empty_run"):
-        print("  the input holds no records (empty or header-only): an empty, complete run")
+    _say_what_was_not_read(manifest)
     if (out / "report.html").exists():
         print(f"  report: {out / 'report.html'}")
-    problems = breached(metrics, rules)
+    elif args.engine == "dask" and not args.no_report:
+        print("  no report: the Dask engine writes the CSV artifacts and the manifest (see README, Engines)")
     for problem in problems:
         print(f"logrecon: --fail-on breached: {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def _say_what_was_not_read(manifest: dict) -> None:
+    """Skipped lines by reason, and a warning when records were read but none became an event
+    (a profile that matches nothing must not look like a quiet, healthy run)."""
+    if manifest.get("empty_run"):
+        print("  the input holds no records (empty or header-only): an empty, complete run")
+        return
+    skipped: dict[str, int] = {}
+    for entry in manifest.get("inputs", []):
+        for reason, count in entry.get("skipped_by_reason", {}).items():
+            skipped[reason] = skipped.get(reason, 0) + count
+    if skipped:
+        print("  skipped lines: " + ", ".join(f"{count} {reason}" for reason, count in sorted(skipped.items())))
+    accounting = manifest.get("row_accounting", {})
+    if accounting.get("records_read") and not accounting.get("events"):
+        print(f"logrecon: warning: {accounting['records_read']} records read and none is an event "
+              "(is the --profile right for these logs?)", file=sys.stderr)
 
 
 def command_generate(args) -> int:

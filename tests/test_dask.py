@@ -118,3 +118,14 @@ def test_services_go_to_contiguous_balanced_partitions(counts, wanted, expected)
     parts = service_partitions(np.array(counts), wanted)
     assert parts.tolist() == expected
     assert (np.diff(parts) >= 0).all()        # contiguous runs: service order is partition order
+
+
+def test_dask_run_with_truth_is_evaluated_and_says_it_writes_no_report(cluster, tmp_path, capsys):
+    write_generated(tmp_path / "gen", generate(3_000, seed=5))
+    code = main(["run", str(tmp_path / "gen" / "logs.csv"), "--out", str(tmp_path / "run"), "--engine", "dask",
+                 "--scheduler", cluster.scheduler_address, "--truth", str(tmp_path / "gen" / "truth")])
+    assert code == 0
+    evaluation = artifacts.read_csv(tmp_path / "run" / "evaluation.csv").set_index(["metric", "kind"])["value"]
+    assert evaluation["pairing_f1", "all"] == 1.0
+    assert "no report: the Dask engine writes the CSV artifacts" in capsys.readouterr().out
+

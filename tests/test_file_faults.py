@@ -295,6 +295,15 @@ def test_a_service_named_all_is_gated_and_summarised_apart_from_the_run(tmp_path
     assert breaches == ["logrecon: --fail-on breached: error_rate>0.4: ALL (service)=0.5"]  # run: 1/6
 
 
+def test_fail_on_naming_no_service_of_the_run_exits_2_and_publishes_nothing(tmp_path):
+    (tmp_path / "logs.csv").write_text(HEADER + ROWS)
+    line = error_line(logrecon("-q", "run", "logs.csv", "--out", "run", "--no-report",
+                               "--fail-on", "nosuch:error_rate>0", cwd=tmp_path))
+    assert line == ("logrecon: error: --fail-on: nosuch:error_rate>0: no service 'nosuch' in this run; "
+                    "services: api, db, ALL")
+    assert_nothing_written(tmp_path / "run")
+
+
 def test_fail_on_not_breached_exits_0(tmp_path):
     (tmp_path / "logs.csv").write_text(HEADER + ROWS)
     result = logrecon("run", "logs.csv", "--out", "run", "--no-report", "--fail-on", "api:error_rate>0",
@@ -333,3 +342,23 @@ def test_bad_config_exits_2_naming_the_file_and_listing_known_keys(tmp_path, yam
                                cwd=tmp_path))
     assert "bad.yaml" in line and says in line
     assert_nothing_written(tmp_path / "run")
+
+
+def test_an_input_inside_the_output_directory_is_refused_and_kept(tmp_path):
+    (tmp_path / "logs.csv").write_text(HEADER + ROWS)
+    assert logrecon("run", "logs.csv", "--out", "run", "--no-report", cwd=tmp_path).returncode == 0
+    (tmp_path / "run" / "mine.csv").write_text(HEADER + ROWS)
+    line = error_line(logrecon("run", "run/mine.csv", "--out", "run", "--no-report", cwd=tmp_path))
+    assert line == ("logrecon: error: run: holds the input run/mine.csv, which replacing the run would delete; "
+                    "choose another --out or move the input")
+    assert (tmp_path / "run" / "mine.csv").read_text() == HEADER + ROWS
+
+
+def test_a_profile_that_matches_nothing_warns_and_counts_the_skipped_lines(tmp_path):
+    (tmp_path / "logs.csv").write_text(HEADER + ROWS)
+    result = logrecon("run", "logs.csv", "--profile", "spark", "--out", "run", "--no-report", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "  skipped lines: 4 no_pattern_match" in result.stdout.splitlines()
+    assert result.stderr.splitlines()[-1] == ("logrecon: warning: 4 records read and none is an event "
+                                              "(is the --profile right for these logs?)")
+
