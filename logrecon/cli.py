@@ -273,7 +273,13 @@ def _say_what_was_not_read(manifest: dict) -> None:
 def command_generate(args) -> int:
     from .generate import cli_generate_kwargs, generate, write_generated
     options = cli_generate_kwargs(args)
-    written = write_generated(args.out, generate(**options))
+    if args.out.exists() and not args.out.is_dir():
+        raise OutputError(args.out, "exists and is not a directory")
+    generated = generate(**options)
+    try:
+        written = write_generated(args.out, generated)
+    except OSError as exc:
+        raise OutputError(Path(exc.filename or args.out), f"cannot write: {exc.strerror}") from None
     print(f"logrecon: generated {options['rows']} rows: {written['logs']} (truth in {args.out / 'truth'})")
     return 0
 

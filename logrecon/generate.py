@@ -255,6 +255,8 @@ def generate(
         raise ConfigError("generate", "services", f"must be an integer 1-10000, got {services!r}")
     if not concurrency > 0:
         raise ConfigError("generate", "concurrency", f"must be > 0, got {concurrency!r}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError("generate", "seed", f"must be an integer >= 0, got {seed!r}")
     rows, services = int(rows), int(services)
     t0 = _parse_start(start)
     rng = np.random.default_rng(seed)

@@ -362,3 +362,14 @@ def test_a_profile_that_matches_nothing_warns_and_counts_the_skipped_lines(tmp_p
     assert result.stderr.splitlines()[-1] == ("logrecon: warning: 4 records read and none is an event "
                                               "(is the --profile right for these logs?)")
 
+
+@pytest.mark.parametrize("options, says", [
+    (["--out", "gen", "--seed", "-1"], "logrecon: error: generate: seed: must be an integer >= 0, got -1"),
+    (["--out", "taken.csv"], "logrecon: error: taken.csv: exists and is not a directory"),
+    (["--out", "taken.csv/gen"], "logrecon: error: taken.csv/gen/truth: cannot write: Not a directory"),
+])
+def test_generate_refuses_bad_options_and_outputs_with_one_line(tmp_path, options, says):
+    (tmp_path / "taken.csv").write_text("mine\n")
+    assert error_line(logrecon("generate", "--rows", "100", *options, cwd=tmp_path)) == says
+    assert (tmp_path / "taken.csv").read_text() == "mine\n"
+
