@@ -29,14 +29,17 @@ FAIL_ON = re.compile(r"^\s*(?:(?P<service>[^:]+):)?(?P<metric>[a-z_0-9]+)\s*(?P<
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="logrecon", description="Reconstruct trustworthy timelines from imperfect logs.")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    quiet_here_too = argparse.ArgumentParser(add_help=False)  # `logrecon run -q …` as well as `logrecon -q run …`
+    quiet_here_too.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                                help="only warnings and errors")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    generate = commands.add_parser("generate", help="synthetic logs with ground truth")
+    generate = commands.add_parser("generate", help="synthetic logs with ground truth", parents=[quiet_here_too])
     generate.add_argument("--out", required=True, type=Path)
     from .generate import add_cli_arguments
     add_cli_arguments(generate)
 
-    run = commands.add_parser("run", help="run the pipeline on log files")
+    run = commands.add_parser("run", help="run the pipeline on log files", parents=[quiet_here_too])
     run.add_argument("inputs", nargs="+", help="files, globs or directories (rotated logs in order)")
     run.add_argument("--profile", help="built-in profile name or a profile YAML")
     run.add_argument("--config", type=Path, help="config YAML ({section: {key: value}})")
@@ -50,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-on", action="append", default=[], metavar="EXPR",
                      help="e.g. 'error_rate>0.05' or 'api:consistency_score<0.9' (exit 1 when breached)")
 
-    evaluate = commands.add_parser("evaluate", help="score a run against ground truth")
+    evaluate = commands.add_parser("evaluate", help="score a run against ground truth", parents=[quiet_here_too])
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--truth", required=True, type=Path,
                           help="the `logrecon generate` truth dir of the logs file the run read")

@@ -174,6 +174,19 @@ def _reasons_of(failed: np.ndarray, why, quarantined: np.ndarray) -> pd.Series:
     return pd.Series(reasons, dtype="str")
 
 
+FRAME_SOURCE = "<frame>"
+
+
+def _with_provenance(records: pd.DataFrame) -> pd.DataFrame:
+    """Records from a reader carry `source` and `record`; a frame of one's own (the Python API)
+    gets source `<frame>` and records numbered from 1 in its row order."""
+    if "source" not in records.columns:
+        records = records.assign(source=pd.Categorical([FRAME_SOURCE] * len(records)))
+    if "record" not in records.columns:
+        records = records.assign(record=np.arange(1, len(records) + 1, dtype="int64"))
+    return records
+
+
 def window_ns(cfg: IngestConfig) -> tuple[int, int]:
     return (pd.Timestamp(cfg.window_start, tz="UTC").value, pd.Timestamp(cfg.window_end, tz="UTC").value)
 
@@ -181,7 +194,7 @@ def window_ns(cfg: IngestConfig) -> tuple[int, int]:
 def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
     """Validate and type raw records; every record becomes an event or a quarantine row."""
     n = len(records)
-    records = records.reset_index(drop=True)
+    records = _with_provenance(records.reset_index(drop=True))
 
     malformed = _column(records, "malformed")
     is_malformed = malformed.notna().to_numpy()

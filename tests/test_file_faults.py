@@ -373,3 +373,11 @@ def test_generate_refuses_bad_options_and_outputs_with_one_line(tmp_path, option
     assert error_line(logrecon("generate", "--rows", "100", *options, cwd=tmp_path)) == says
     assert (tmp_path / "taken.csv").read_text() == "mine\n"
 
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_quiet_works_before_or_after_the_command(tmp_path, where):
+    (tmp_path / "logs.csv").write_text(HEADER + ROWS)
+    args = ["run", "logs.csv", "--out", "run", "--no-report"]
+    result = logrecon(*(["-q", *args] if where == "before" else [*args, "-q"]), cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == ""
+

@@ -200,3 +200,13 @@ def test_timestamps_become_utc_with_their_precision():
     result = ingest(records([event(timestamp="2024-03-10T09:00:00.123456+02:00")]), CFG)
     assert result.frame["timestamp"].iloc[0] == pd.Timestamp("2024-03-10T07:00:00.123456Z")
     assert result.stats["timestamp_digits"] == 6
+
+
+def test_a_frame_of_ones_own_gets_provenance_instead_of_a_key_error():
+    own = pd.DataFrame({"timestamp": ["2024-01-01T00:00:00Z", "nonsense"], "service": ["api", "api"],
+                        "event_type": ["START", "STOP"]})
+    result = ingest(own, Config().ingest)
+    assert result.frame["source"].astype(str).tolist() == ["<frame>"]
+    assert result.frame["record"].tolist() == [1]
+    quarantine = result.tables["quarantine"]
+    assert quarantine[["source", "record", "reasons"]].values.tolist() == [["<frame>", 2, "invalid_timestamp"]]
