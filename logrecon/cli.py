@@ -7,6 +7,7 @@ Exit codes: 0 done; 1 a --fail-on threshold was breached (the run is still compl
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import logging
 import operator
@@ -127,12 +128,28 @@ def _replaceable(out: Path, inputs: list[Path]) -> None:
                                "choose another --out or move the input")
 
 
+def _remove_abandoned_staging(out: Path) -> None:
+    """Staging directories of this --out left by a process that no longer exists (killed with
+    SIGKILL or by the OOM killer: it had no chance to clean up)."""
+    for staging in out.parent.glob(f".{glob.escape(out.name)}.partial-*"):
+        pid = staging.name.rsplit("-", 1)[1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(staging, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, someone else's
+
+
 def _staging_dir(out: Path, inputs: list[Path]) -> Path:
     _replaceable(out, inputs)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(out.parent, f"cannot create the output directory: {exc.strerror}") from None
+    _remove_abandoned_staging(out)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     try:
         staging.mkdir()

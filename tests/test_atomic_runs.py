@@ -100,6 +100,10 @@ def test_sigkill_mid_run_leaves_the_previous_run_untouched_and_nothing_complete_
     assert staging.name.startswith(".")
     manifest = staging / "manifest.json"
     assert not manifest.exists() or json.loads(manifest.read_text()).get("status") != "complete"
+    # The next run of the same --out removes what the killed one could not.
+    result = logrecon("run", tmp_path / "small.csv", "--out", out, "--no-report", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert staging_dirs(out) == []
 
 
 def test_a_second_run_replaces_the_first_as_a_whole(tmp_path, previous_run):
