@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -126,12 +127,34 @@ def _coerce(where: str, section: str, key: str, value: Any, default: Any) -> Any
         if number < 0 or (key == "max_session_s" and number == 0):
             raise ConfigError(where, label, f"must be {'> 0' if key == 'max_session_s' else '>= 0'}, got {value!r}")
         return number
+    if key == "timestamp_format" and value is not None:
+        return _strptime_format(where, label, value)
     if key == "timestamp_year" and value is not None:
         try:
             return int(value)
         except (TypeError, ValueError):
             raise ConfigError(where, label, f"expected a year, got {value!r}") from None
     return value
+
+
+def _strptime_format(where: str, label: str, value: Any) -> str:
+    """A format strptime understands; a bad directive would otherwise quarantine every record."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(where, label, f"expected a strptime format such as '%d/%m/%Y %H:%M:%S', got {value!r}")
+    try:
+        datetime.strptime("", value)
+    except ValueError as exc:
+        if "directive" in str(exc) or "stray %" in str(exc):
+            raise ConfigError(where, label, str(exc)) from None
+    return value
+
+
+def _check_together(where: str, config: "Config") -> None:
+    """Rules that tie two keys together."""
+    checks = config.validate
+    if checks.warn_rate > checks.fail_rate:
+        raise ConfigError(where, "validate.warn_rate", f"{checks.warn_rate:g} is above validate.fail_rate "
+                                                       f"{checks.fail_rate:g}: a check would fail before it warns")
 
 
 @dataclass(frozen=True)
@@ -180,7 +203,9 @@ class Config:
                 k: _coerce(where, section, k, v, getattr(current, k)) for k, v in values.items()
             }
             sections[section] = dataclasses.replace(current, **coerced)
-        return dataclasses.replace(base, **sections)
+        config = dataclasses.replace(base, **sections)
+        _check_together(where, config)
+        return config
 
     @classmethod
     def from_yaml(cls, path: str | Path, base: "Config | None" = None) -> "Config":

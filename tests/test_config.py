@@ -44,3 +44,21 @@ def test_yaml_config_and_round_trip(tmp_path):
 def test_config_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         Config().sessions.strategy = "lifo"
+
+
+@pytest.mark.parametrize("mapping, key, says", [
+    ({"ingest": {"timestamp_format": "%Q"}}, "ingest.timestamp_format", "'Q' is a bad directive in format '%Q'"),
+    ({"ingest": {"timestamp_format": "%d/%m/%Y %"}}, "ingest.timestamp_format", "stray % in format"),
+    ({"validate": {"warn_rate": 0.2, "fail_rate": 0.1}}, "validate.warn_rate",
+     "0.2 is above validate.fail_rate 0.1: a check would fail before it warns"),
+])
+def test_settings_that_would_silently_misjudge_every_record_are_refused(mapping, key, says):
+    with pytest.raises(ConfigError) as raised:
+        Config.from_mapping(mapping, where="my.yaml")
+    assert raised.value.key == key and says in str(raised.value)
+
+
+def test_a_good_strptime_format_and_ordered_rates_are_kept():
+    config = Config.from_mapping({"ingest": {"timestamp_format": "%d/%m/%Y %H:%M:%S"},
+                                  "validate": {"warn_rate": 0.1, "fail_rate": 0.1}})
+    assert config.ingest.timestamp_format == "%d/%m/%Y %H:%M:%S" and config.validate.warn_rate == 0.1
