@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .config import MetricsConfig
-from .schema import METRIC_COLUMNS, StageResult
-from .schema import ALL, SCOPE_RUN, SCOPE_SERVICE, run_rows
+from .schema import ALL, METRIC_COLUMNS, SCOPE_RUN, SCOPE_SERVICE, StageResult, run_rows
 
 STATUSES = ("complete", "missing_stop", "missing_start", "timed_out", "clock_skew")
 
