@@ -10,10 +10,12 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import pyarrow.csv as pacsv
 import pytest
 
 from logrecon.errors import InputError
 from logrecon.readers import RESERVED_COLUMNS, expand_inputs, format_of, read_input
+from logrecon.readers.csv import _read_text_columns
 
 HEADER = "timestamp,service,event_type\n"
 
@@ -122,6 +124,85 @@ def test_csv_column_named_like_a_logrecon_column_is_refused(tmp_path, column):
 def test_csv_duplicated_header_name_is_refused(tmp_path):
     with pytest.raises(InputError, match="duplicate column 'service' in the header"):
         read(tmp_path / "dup.csv", "timestamp,service,event_type,service\n2024-01-01T00:00:00Z,api,START,x\n")
+
+
+CANONICAL = ["timestamp", "service", "event_type", "latency_ms", "session_id"]
+
+
+def canonical_lines(rows: int) -> list[str]:
+    """`rows` in-order START/STOP lines, session s-k for rows 2k and 2k+1."""
+    return [f"2024-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z,api,{'STOP' if i % 2 else 'START'},{i % 50},s-{i // 2}"
+            for i in range(rows)]
+
+
+@pytest.mark.parametrize("broken, end", [(6, "\n"), (2000, "\n"), (2000, "")],
+                         ids=["mid-file", "last-line", "last-line-no-newline"])
+def test_csv_unterminated_quote_is_its_line_alone_malformed_and_the_lines_after_it_are_records(
+        tmp_path, broken, end):
+    """A quote that never closes made the rest of the file one field of one record, silently
+    (2,000 lines read as 6 records); now that line is a malformed record and every line after it
+    is the record it is."""
+    lines = canonical_lines(2000)
+    lines[broken - 1] = lines[broken - 1].rsplit(",", 1)[0] + ',"broken'
+    path = tmp_path / "quote.csv"
+    path.write_text(",".join(CANONICAL) + "\n" + "\n".join(lines) + end)
+    records = read_input(path).records
+    assert len(records) == 2000 and records["record"].tolist() == list(range(1, 2001))
+    bad = records[records["malformed"].notna()]
+    assert bad["record"].tolist() == [broken]
+    assert bad["malformed"].tolist() == [f"unterminated quote: the record on line {broken + 1} is still inside "
+                                         "quotes at the end of the file"]
+    assert bad["raw"].tolist() == [lines[broken - 1]]
+    good = records[records["malformed"].isna()]
+    assert good["session_id"].tolist() == [f"s-{(r - 1) // 2}" for r in good["record"]]
+    # pyarrow alone reads the file without an error and swallows the rest into one value; the
+    # fast path must hand it to the exact reader instead
+    assert pacsv.read_csv(path).num_rows == (6 if broken == 6 else 2000)
+    assert _read_text_columns(path, ",", CANONICAL) is None
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_csv_fast_path_keeps_a_regular_file_whatever_its_line_ends(tmp_path, end):
+    """Line ends are not line breaks in a value: such files stay on the fast path."""
+    path = tmp_path / "clean.csv"
+    path.write_bytes(end.join([",".join(CANONICAL)] + canonical_lines(3)).encode())  # no final line end
+    assert _read_text_columns(path, ",", CANONICAL)["session_id"].tolist() == ["s-0", "s-0", "s-1"]
+
+
+@pytest.mark.parametrize("name", ["later.csv", "later.csv.gz"])
+def test_csv_quote_closed_mid_field_on_a_later_line_is_malformed_not_a_swallowed_line(tmp_path, name):
+    """The open quote of line 2 closes at the first quote of line 3: a lenient reader makes
+    lines 2-3 one record of 5 fields (line 3 lost in a session_id). Both paths agree."""
+    content = (",".join(CANONICAL) + "\n" + '2024-01-01T00:00:00Z,api,START,1,"s-1\n'
+               '2024-01-01T00:00:01Z,api,STOP,2,"s-1"\n2024-01-01T00:00:02Z,api,START,3,s-2\n')
+    got = rows(read(tmp_path / name, gzip.compress(content.encode()) if name.endswith(".gz") else content))
+    assert [(r["record"], r["session_id"]) for r in got] == [(1, None), (2, "s-1"), (3, "s-2")]
+    assert got[0]["malformed"] == ("broken quote: the record on line 2 is inside quotes up to line 3, "
+                                   "where ',' expected after '\"'")
+    assert got[0]["raw"] == '2024-01-01T00:00:00Z,api,START,1,"s-1'
+
+
+@pytest.mark.parametrize("name", ["sloppy.csv", "sloppy.csv.gz"])
+@pytest.mark.parametrize("end", ["\n", ""])
+def test_csv_one_line_sloppy_quote_reads_the_same_on_both_paths(tmp_path, name, end):
+    """`"a"b` breaks the RFC within one line and swallows nothing: pyarrow reads it as `ab`, and
+    so does the exact reader (a .gz file), also on a last line without a line break."""
+    content = HEADER + '2024-01-01T00:00:00Z,"a"b,START\n2024-01-01T00:00:01Z,"c"d,STOP' + end
+    got = rows(read(tmp_path / name, gzip.compress(content.encode()) if name.endswith(".gz") else content))
+    assert [(r["record"], r["service"], r["malformed"]) for r in got] == [(1, "ab", None), (2, "cd", None)]
+
+
+def test_csv_quoted_field_closed_on_a_later_line_stays_one_record_on_the_exact_path(tmp_path):
+    path = tmp_path / "multi.csv"
+    path.write_text(HEADER + '2024-01-01T00:00:00Z,"multi\r\nline",START\n2024-01-01T00:00:01Z,api,STOP\n')
+    assert _read_text_columns(path, ",", ["timestamp", "service", "event_type"]) is None
+    assert [(r["record"], r["service"], r["malformed"]) for r in rows(read_input(path))] == [
+        (1, "multi\r\nline", None), (2, "api", None)]
+
+
+def test_csv_header_with_an_unterminated_quote_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="header is not readable as CSV: unterminated quote"):
+        read(tmp_path / "header.csv", 'timestamp,service,"event_type\n2024-01-01T00:00:00Z,api,START\n')
 
 
 # ---------------------------------------------------------------------------------- JSONL
