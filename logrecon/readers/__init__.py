@@ -9,6 +9,7 @@ ingest), `malformed` (why a record is not a record, or null) and any extra colum
 from __future__ import annotations
 
 import glob
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,11 +79,41 @@ def empty_records(path: Path) -> pd.DataFrame:
     })
 
 
+# A rotated copy of `family`: logrotate's numbered generations (`app.log.3`, `app.log.3.gz`: a higher
+# number is older) and date or time stamps (logrotate's dateext `app.log-20240601`, Python's
+# TimedRotatingFileHandler `app.log.2024-06-01`, rotatelogs' epoch `access_log.1717200000`).
+# Eight or more digits are a stamp, not a generation: `.20240601` must sort ascending.
+ROTATED = re.compile(r"(?P<family>.+?)(?:\.(?P<generation>\d{1,7})|[-._](?P<stamp>\d(?:[\d._-]*\d)?))(?:\.gz)?",
+                     re.IGNORECASE)
+
+
+def _natural(text: str) -> list:
+    """Sort key comparing digit runs as numbers: app-2.log before app-10.log."""
+    parts = re.split(r"(\d+)", text)
+    parts[1::2] = [int(part) for part in parts[1::2]]
+    return parts
+
+
+def _input_order(path: Path) -> tuple:
+    """Sort key putting the files of a glob or directory oldest first (see expand_inputs)."""
+    rotated = ROTATED.fullmatch(path.name)
+    if rotated is None:  # a live file (or one not rotated): after its rotated copies
+        family, age = path.name, (1,)
+    elif rotated["generation"] is not None:
+        family, age = rotated["family"], (0, 0, -int(rotated["generation"]))
+    else:
+        family, age = rotated["family"], (0, 1, _natural(rotated["stamp"]))
+    return _natural(str(path.parent)), _natural(family), age, path.name
+
+
 def format_of(path: Path, profile: "Profile | None") -> str:
-    """The reader for `path`: the profile's format, else by extension (.gz looked through)."""
+    """The reader for `path`: the profile's format, else by extension (.gz and a rotation suffix
+    looked through)."""
     if profile is not None and profile.format:
         return profile.format
-    name = path.name.lower().removesuffix(".gz")
+    name = path.name.lower()
+    rotated = ROTATED.fullmatch(name)
+    name = rotated["family"] if rotated else name.removesuffix(".gz")  # app.csv.1.gz is CSV
     fmt = EXTENSION_FORMATS.get("." + name.rsplit(".", 1)[-1] if "." in name else "")  # pathlib: "..csv" has none
     if fmt is None or fmt == "regex":
         raise InputError(path, "cannot tell the format from the file name; pass --profile")
@@ -90,19 +121,27 @@ def format_of(path: Path, profile: "Profile | None") -> str:
 
 
 def expand_inputs(inputs) -> list[Path]:
-    """Paths, globs and directories → files in the order given (globs and directories sorted)."""
+    """Paths, globs and directories → files; explicit files keep the order given.
+
+    The files of one glob or directory are read oldest first, as rotated logs were written:
+    names compare with their numbers as numbers (app-2.log before app-10.log, dated names in date
+    order); a logrotate generation `app.log.N` (also `.N.gz`) comes before `app.log.M` when N > M;
+    stamped copies (`app.log-20240601`, `app.log.2024-06-01`) come in stamp order; the live
+    `app.log` comes after all its rotated copies. Hidden files in a directory are skipped.
+    """
     paths: list[Path] = []
     seen: dict[Path, str] = {}
     for spec in [inputs] if isinstance(inputs, (str, Path)) else inputs:
         spec = str(spec)
         if any(ch in spec for ch in "*?["):
-            matches = sorted(glob.glob(spec))
+            matches = sorted(glob.glob(spec), key=lambda m: _input_order(Path(m)))
             if not matches:
                 raise InputError(spec, "no file matches this pattern")
             paths.extend(Path(m) for m in matches)
         elif Path(spec).is_dir():
             try:
-                found = sorted(p for p in Path(spec).iterdir() if p.is_file() and not p.name.startswith("."))
+                found = sorted((p for p in Path(spec).iterdir() if p.is_file() and not p.name.startswith(".")),
+                               key=_input_order)
             except OSError as exc:
                 raise InputError(spec, f"cannot list this directory: {exc.strerror or exc}") from None
             if not found:  # like a glob that matches nothing: never a silently empty run
