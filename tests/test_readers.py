@@ -14,7 +14,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from logrecon.errors import InputError
-from logrecon.readers import RESERVED_COLUMNS, expand_inputs, format_of, read_input
+from logrecon.readers import RESERVED_COLUMNS, expand_inputs, format_of, read_input, require_columns
 from logrecon.readers.csv import _read_text_columns
 
 HEADER = "timestamp,service,event_type\n"
@@ -203,6 +203,30 @@ def test_csv_quoted_field_closed_on_a_later_line_stays_one_record_on_the_exact_p
 def test_csv_header_with_an_unterminated_quote_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="header is not readable as CSV: unterminated quote"):
         read(tmp_path / "header.csv", 'timestamp,service,"event_type\n2024-01-01T00:00:00Z,api,START\n')
+
+
+@pytest.mark.parametrize("header, says", [
+    ("Timestamp,Service,Event_Type", "missing required columns 'timestamp', 'service', 'event_type' "
+                                     "(found 'Timestamp', 'Service', 'Event_Type'; column names are case-sensitive)"),
+    ("timestamp,service", "missing required column 'event_type' (found 'timestamp', 'service')"),
+    ("timestamp;service;event_type", "missing required columns 'timestamp', 'service', 'event_type' "
+                                     "(found 'timestamp;service;event_type'; is the delimiter right?)"),
+    (",".join(f"c{i}" for i in range(14)), "(found 'c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9', "
+                                           "'c10', 'c11' and 2 more)"),
+])
+def test_missing_required_column_error_lists_the_columns_found(tmp_path, header, says):
+    path = tmp_path / "cols.csv"
+    path.write_text(header + "\n" + ",".join("x" * (header.count(",") + 1)) + "\n")
+    with pytest.raises(InputError) as error:
+        require_columns(path, read_input(path))
+    assert str(error.value).startswith(f"{path}: missing required column") and says in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_required_columns_are_not_asked_of_an_empty_input(tmp_path):
+    path = tmp_path / "zero.csv"
+    path.write_bytes(b"")
+    require_columns(path, read_input(path))
 
 
 # ---------------------------------------------------------------------------------- JSONL

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..schema import REQUIRED
 
 if TYPE_CHECKING:
     from ..profiles import Profile
@@ -63,6 +64,25 @@ def check_columns(path: Path, names) -> None:
     if reserved:
         raise InputError(path, f"column {', '.join(map(repr, reserved))} has a name logrecon gives its own "
                                f"columns ({', '.join(RESERVED_COLUMNS)}); rename it in the input")
+
+
+def require_columns(path: Path, read: ReadResult) -> None:
+    """InputError when an input that holds records lacks a required column: one line naming the
+    missing columns and the ones the input has (with a hint for a case or delimiter mismatch)."""
+    found = [c for c in read.records.columns if c not in ("source", "record", "malformed", "raw")]
+    missing = [c for c in REQUIRED if c not in found]
+    if not missing or "empty_input" in read.file_issues:
+        return
+    shown = ", ".join(repr(c) for c in found[:12]) + (f" and {len(found) - 12} more" if len(found) > 12 else "")
+    folded = {str(c).lower() for c in found}
+    if any(c in folded for c in missing):
+        hint = "; column names are case-sensitive"
+    elif len(found) <= 1:
+        hint = "; is the delimiter right?"
+    else:
+        hint = ""
+    raise InputError(path, f"missing required column{'s' if len(missing) > 1 else ''} "
+                           f"{', '.join(repr(m) for m in missing)} (found {shown or 'no columns'}{hint})")
 
 
 def source_column(path: Path, rows: int) -> pd.Categorical:
