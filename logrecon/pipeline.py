@@ -25,8 +25,8 @@ from .errors import ConfigError, InputError
 from .ingest import ingest
 from .metrics import metrics
 from .normalize import normalize
-from .readers import expand_inputs, read_input
-from .schema import ISSUE_COLUMNS, REQUIRED, StageResult, as_events, empty_frame
+from .readers import expand_inputs, read_input, require_columns
+from .schema import ISSUE_COLUMNS, StageResult, as_events, empty_frame
 from .sessions import sessions
 from .validate import duplicated_services, quarantined_services, validate
 
@@ -167,14 +167,6 @@ def _timed(fn, *args, **kwargs):
 
 
 # ------------------------------------------------------- per-input helpers (shared with engines/)
-def require_columns(path: Path, read) -> None:
-    """InputError when an input that holds records lacks a required column."""
-    missing = [c for c in REQUIRED if c not in read.records.columns]
-    if missing and "empty_input" not in read.file_issues:
-        hint = " (is the delimiter right?)" if len(read.records.columns) <= 4 else ""
-        raise InputError(path, f"missing required column {', '.join(repr(m) for m in missing)}{hint}")
-
-
 def input_entry(path: Path, digest: str, read) -> dict:
     """The manifest's entry for one input, before row accounting is added to it."""
     return {"path": str(path), "sha256": digest, "records": int(len(read.records)) + read.skipped,

@@ -266,7 +266,7 @@ def test_report_path_input_error_is_one_clean_line(tmp_path):
     exit 2 with one line (under -q, no progress bars) and leaves no `<out>.failed` behind."""
     (tmp_path / "nocol.csv").write_text("timestamp,service\n2024-01-01T00:00:00Z,api\n")
     line = error_line(logrecon("-q", "run", "nocol.csv", "--out", "run", cwd=tmp_path))
-    assert line == "logrecon: error: nocol.csv: missing required column 'event_type'"
+    assert line == "logrecon: error: nocol.csv: missing required column 'event_type' (found 'timestamp', 'service')"
     assert_nothing_written(tmp_path / "run")
 
 

@@ -41,7 +41,7 @@ from ..config import IngestConfig, NormalizeConfig, SessionsConfig
 from ..errors import ConfigError, InputError, LogreconError, OutputError
 from ..ingest import ingest
 from ..normalize import normalize
-from ..readers import read_input, source_column
+from ..readers import read_input, require_columns, source_column
 from ..schema import (
     CANONICAL,
     QUARANTINE_COLUMNS,
@@ -77,7 +77,7 @@ def ingest_input(path: str, index: int, profile, cfg: IngestConfig, name: str | 
             read = read_input(source, profile)
             if source != name and "source" in read.records.columns:
                 read.records["source"] = source_column(name, len(read.records))
-            pipeline.require_columns(name, read)
+            require_columns(name, read)
             entry = pipeline.input_entry(name, digest.result(), read)
     except LogreconError as exc:  # rebuilt and raised on the driver, in input order
         return {"error": {"type": type(exc).__name__, "fields": dict(vars(exc)), "message": str(exc)}}
