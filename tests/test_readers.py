@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow.csv as pacsv
 import pytest
 
+from logrecon import pipeline
 from logrecon.errors import InputError
 from logrecon.readers import RESERVED_COLUMNS, expand_inputs, format_of, read_input, require_columns
 from logrecon.readers.csv import _read_text_columns
@@ -350,3 +351,15 @@ def test_inputs_that_name_nothing_are_input_errors(tmp_path, spec, says):
     (tmp_path / "empty-dir").mkdir()
     with pytest.raises(InputError, match=says):
         expand_inputs([str(tmp_path / spec)])
+
+
+def test_json_nan_and_infinity_latencies_are_invalid_not_silently_missing(tmp_path):
+    path = tmp_path / "nan.jsonl"
+    path.write_text("".join(
+        f'{{"timestamp":"2024-01-01T00:00:0{i}Z","service":"a","event_type":"STOP","latency_ms":{value}}}\n'
+        for i, value in enumerate(["NaN", "Infinity", "null", "12"])))
+    results = pipeline.run([path], tmp_path / "run", plots=False)
+    issues = results["ingest"].issues
+    assert issues[["record", "reason", "detail"]].values.tolist() == [
+        [1, "invalid_latency", "value NaN"], [2, "invalid_latency", "value Infinity"]]
+    assert results["ingest"].frame["latency_ms"].tolist()[3] == 12.0

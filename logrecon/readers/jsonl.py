@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from ..errors import InputError
@@ -41,6 +42,9 @@ def _read_fast(path: Path) -> pd.DataFrame | None:
     if "latency_ms" in table.column_names and not pa.types.is_floating(table["latency_ms"].type) \
             and not pa.types.is_integer(table["latency_ms"].type) and not pa.types.is_null(table["latency_ms"].type):
         return None
+    if "latency_ms" in table.column_names and pa.types.is_floating(table["latency_ms"].type) \
+            and pc.any(pc.invert(pc.is_finite(table["latency_ms"]))).as_py():
+        return None  # NaN / Infinity (JSON extensions): the exact reader keeps them as the text they are
     return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
 
 
@@ -49,7 +53,7 @@ def _parse_line(text: str):
     if any("\udc80" <= ch <= "\udcff" for ch in text):
         return None, "bytes that are not UTF-8"
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=str)  # NaN, Infinity: text to judge, not a silent null
     except json.JSONDecodeError as exc:
         return None, f"broken JSON: {exc.msg} at column {exc.colno}"
     except RecursionError:
