@@ -113,6 +113,21 @@ def _default_out(inputs: list[str]) -> Path:
     return Path("reports") / name.lstrip(".")
 
 
+def _refuse_default_out_of_other_inputs(out: Path, inputs: list[Path]) -> None:
+    """The default --out is named after the first input's stem: `day1/app.csv` and `day2/app.csv`
+    share `reports/app`. Replacing a run of other files needs the user to say so with --out."""
+    manifest = out / "manifest.json"
+    if not manifest.exists():
+        return
+    try:
+        previous = json.loads(manifest.read_text(encoding="utf-8"))["parameters"]["inputs"]
+    except (ValueError, KeyError, TypeError):
+        return  # not ours to judge: _replaceable decides whether it may be replaced
+    if sorted(str(Path(p).resolve()) for p in previous) != sorted(str(Path(p).resolve()) for p in inputs):
+        raise OutputError(out, f"holds a run of {', '.join(map(str, previous))}; pass --out to replace it "
+                               "or to name this run")
+
+
 def _replaceable(out: Path, inputs: list[Path]) -> None:
     """`--out` may name a new path, an empty directory or a previous run; never a file, a folder
     of other things, or a folder holding an input, which publishing would delete."""
@@ -214,6 +229,8 @@ def command_run(args) -> int:
     if args.truth is not None:  # a truth of other logs would be refused after the whole run
         from .evaluate import check_truth_describes_inputs
         check_truth_describes_inputs(inputs, args.truth)
+    if args.out is None:
+        _refuse_default_out_of_other_inputs(out, inputs)
     staging = _staging_dir(out, inputs)
     try:
         if args.engine == "dask":

@@ -381,3 +381,16 @@ def test_quiet_works_before_or_after_the_command(tmp_path, where):
     result = logrecon(*(["-q", *args] if where == "before" else [*args, "-q"]), cwd=tmp_path)
     assert result.returncode == 0 and result.stderr == ""
 
+
+def test_the_default_out_replaces_a_run_of_the_same_input_but_not_of_another_with_its_name(tmp_path):
+    for day in ("day1", "day2"):
+        (tmp_path / day).mkdir()
+        (tmp_path / day / "app.csv").write_text(HEADER + ROWS)
+    assert logrecon("run", "day1/app.csv", "--no-report", cwd=tmp_path).returncode == 0
+    assert logrecon("run", "day1/app.csv", "--no-report", cwd=tmp_path).returncode == 0  # a re-run replaces
+    line = error_line(logrecon("run", "day2/app.csv", "--no-report", cwd=tmp_path))
+    assert line == ("logrecon: error: reports/app: holds a run of day1/app.csv; pass --out to replace it "
+                    "or to name this run")
+    assert json.loads((tmp_path / "reports" / "app" / "manifest.json").read_text())["parameters"]["inputs"] == \
+        ["day1/app.csv"]
+
