@@ -85,6 +85,12 @@ class RunContext:
         run.state["parameters"] = {"inputs": inputs, "profile": run.profile, "config_file": str(config) if config else None,
                                    **params, "config": cfg.to_dict()}
         run.run_dir.mkdir(parents=True, exist_ok=True)
+        # Rebuilding a directory in place (a notebook re-run): until the last step it must not look
+        # complete, nor keep a report or an evaluation of the data it held before.
+        for stale in ("report.html", "evaluation.csv"):
+            (run.run_dir / stale).unlink(missing_ok=True)
+        if (run.run_dir / "manifest.json").exists():
+            write_manifest(run, status="running")
         if persist:
             artifacts.write_json({"inputs": inputs, "profile": run.profile, "config": cfg.to_dict(),
                                   "plots": plots}, run.run_dir / STAGES_DIR / RUN_FILE)

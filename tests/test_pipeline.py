@@ -46,3 +46,19 @@ def test_stage_notebook_path_reopens_a_run_from_its_checkpoints(tmp_path):
     for step in (pipeline.normalize_step, pipeline.validate_step, pipeline.sessions_step, pipeline.metrics_step):
         step(reopened)
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["row_accounting"]["balanced"]
+
+
+def test_a_run_rebuilt_in_place_does_not_look_complete_until_its_last_step(tmp_path):
+    """A notebook re-run over an earlier run's directory: no complete manifest, report or
+    evaluation of the earlier data while the steps run."""
+    source = write(tmp_path / "a.csv", ["2024-01-01T00:00:00Z,s,START,,k", "2024-01-01T00:00:01Z,s,STOP,,k"])
+    pipeline.run([source], tmp_path / "run", plots=False)
+    (tmp_path / "run" / "report.html").write_text("<p>the earlier data</p>")
+    (tmp_path / "run" / "evaluation.csv").write_text("metric\n")
+    run = pipeline.RunContext.create(tmp_path / "run", [source], plots=False)
+    pipeline.ingest_step(run)
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["status"] == "running"
+    assert not (tmp_path / "run" / "report.html").exists() and not (tmp_path / "run" / "evaluation.csv").exists()
+    for step in (pipeline.normalize_step, pipeline.validate_step, pipeline.sessions_step, pipeline.metrics_step):
+        step(run)
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["status"] == "complete"
