@@ -92,7 +92,9 @@ def _gated_rows(metrics, service: str):
 
 
 def breached(metrics, rules) -> list[str]:
-    """The --fail-on expressions the metrics breach, with the rows that breach them."""
+    """The --fail-on expressions the metrics breach, with the rows that breach them. A rule whose
+    metric is empty on every row it names (no latencies, say) cannot be judged: ConfigError, not
+    a gate that silently passes; rows where it is empty are named in a warning."""
     found = []
     for expression, service, metric, compare, value in rules:
         if metric not in metrics.columns or metric not in _fail_on_metrics():
@@ -100,12 +102,24 @@ def breached(metrics, rules) -> list[str]:
         rows = metrics if service is None else metrics[_gated_rows(metrics, service)]
         if service is not None and rows.empty:  # a typo in a gate must not pass silently
             raise ConfigError("--fail-on", expression, f"no service {service!r} in this run; services: "
-                              f"{', '.join(metrics['service'].astype(str))}")
-        hits = rows[compare(rows[metric].astype(float), value)]
+                              f"{', '.join(metrics.loc[~run_rows(metrics), 'service'].astype(str))}, and ALL")
+        values = rows[metric].astype(float)
+        if values.isna().all():
+            raise ConfigError("--fail-on", expression, f"{metric} is empty in this run (e.g. no latencies): "
+                                                       "nothing to judge")
+        if values.isna().any():
+            print(f"logrecon: warning: --fail-on {expression}: {metric} is empty for "
+                  f"{', '.join(_row_names(rows[values.isna().to_numpy()]))}; not judged there", file=sys.stderr)
+        hits = rows[compare(values, value)]
         if len(hits):
-            names = hits["service"].astype(str).where(run_rows(hits) | (hits["service"] != ALL), f"{ALL} (service)")
-            found.append(f"{expression}: " + ", ".join(f"{s}={v:g}" for s, v in zip(names, hits[metric])))
+            found.append(f"{expression}: " + ", ".join(f"{s}={v:g}" for s, v in zip(_row_names(hits), hits[metric])))
     return found
+
+
+def _row_names(rows) -> list[str]:
+    """Service names of metrics rows; a service named ALL is `ALL (service)`, the run row `ALL`."""
+    names = rows["service"].astype(str)
+    return names.where(run_rows(rows) | (names != ALL), f"{ALL} (service)").tolist()
 
 
 def _default_out(inputs: list[str]) -> Path:
@@ -271,6 +285,17 @@ def command_run(args) -> int:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _publish(staging, out)
+    for problem in problems:
+        print(f"logrecon: --fail-on breached: {problem}", file=sys.stderr)
+    try:
+        _summarise(out, metrics, args)
+    except OSError:  # stdout closed or full (`| head -1`): the run is published, its exit code stands
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 — nothing more may reach the closed stream
+    return 1 if problems else 0
+
+
+def _summarise(out: Path, metrics, args) -> None:
+    """The closing lines on stdout: where the run is, its counts, what was not read, the report."""
     print(f"logrecon: run complete: {out}/")
     overall = metrics[run_rows(metrics)]
     if len(overall):
@@ -278,15 +303,12 @@ def command_run(args) -> int:
         print(f"  {int(row['events'])} events, {int(row['duplicates'])} duplicates removed, "
               f"{int(row['quarantined'])} quarantined; sessions: {int(row['sessions_complete'])} complete, "
               f"{int(row['sessions_missing_stop'])} missing_stop, {int(row['sessions_missing_start'])} missing_start")
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    _say_what_was_not_read(manifest)
+    _say_what_was_not_read(json.loads((out / "manifest.json").read_text(encoding="utf-8")))
     if (out / "report.html").exists():
         print(f"  report: {out / 'report.html'}")
     elif args.engine == "dask" and not args.no_report:
         print("  no report: the Dask engine writes the CSV artifacts and the manifest (see README, Engines)")
-    for problem in problems:
-        print(f"logrecon: --fail-on breached: {problem}", file=sys.stderr)
-    return 1 if problems else 0
+    sys.stdout.flush()  # a closed pipe shows here, not at exit
 
 
 def _say_what_was_not_read(manifest: dict) -> None:

@@ -300,8 +300,27 @@ def test_fail_on_naming_no_service_of_the_run_exits_2_and_publishes_nothing(tmp_
     line = error_line(logrecon("-q", "run", "logs.csv", "--out", "run", "--no-report",
                                "--fail-on", "nosuch:error_rate>0", cwd=tmp_path))
     assert line == ("logrecon: error: --fail-on: nosuch:error_rate>0: no service 'nosuch' in this run; "
-                    "services: api, db, ALL")
+                    "services: api, db, and ALL")
     assert_nothing_written(tmp_path / "run")
+
+
+def test_a_fail_on_metric_empty_everywhere_cannot_pass_silently(tmp_path):
+    (tmp_path / "logs.csv").write_text(HEADER + ROWS.replace(",2000,", ",,"))   # no latency at all
+    line = error_line(logrecon("-q", "run", "logs.csv", "--out", "run", "--no-report",
+                               "--fail-on", "latency_p99_ms>0", cwd=tmp_path))
+    assert line == ("logrecon: error: --fail-on: latency_p99_ms>0: latency_p99_ms is empty in this run "
+                    "(e.g. no latencies): nothing to judge")
+    assert_nothing_written(tmp_path / "run")
+
+
+def test_a_fail_on_metric_empty_for_some_rows_is_judged_where_it_exists_with_a_warning(tmp_path):
+    (tmp_path / "logs.csv").write_text(HEADER + ROWS)   # api has a latency, db has none
+    result = logrecon("-q", "run", "logs.csv", "--out", "run", "--no-report", "--fail-on", "latency_p99_ms>1000",
+                      cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "logrecon: warning: --fail-on latency_p99_ms>1000: latency_p99_ms is empty for db; not judged there",
+        "logrecon: --fail-on breached: latency_p99_ms>1000: api=2000, ALL=2000"]
 
 
 def test_fail_on_not_breached_exits_0(tmp_path):
@@ -394,3 +413,14 @@ def test_the_default_out_replaces_a_run_of_the_same_input_but_not_of_another_wit
     assert json.loads((tmp_path / "reports" / "app" / "manifest.json").read_text())["parameters"]["inputs"] == \
         ["day1/app.csv"]
 
+
+
+def test_a_closed_or_full_stdout_after_publishing_keeps_the_runs_exit_code(tmp_path):
+    (tmp_path / "logs.csv").write_text(HEADER + ROWS)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "logrecon.cli", "-q", "run", "logs.csv", "--out", "run",
+                                 "--no-report", "--fail-on", "events>0"], cwd=tmp_path, stdout=full,
+                                stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    assert result.returncode == 1
+    assert result.stderr == "logrecon: --fail-on breached: events>0: api=2, db=1, ALL=3\n"
+    assert_complete(tmp_path / "run")
