@@ -363,3 +363,16 @@ def test_json_nan_and_infinity_latencies_are_invalid_not_silently_missing(tmp_pa
     assert issues[["record", "reason", "detail"]].values.tolist() == [
         [1, "invalid_latency", "value NaN"], [2, "invalid_latency", "value Infinity"]]
     assert results["ingest"].frame["latency_ms"].tolist()[3] == 12.0
+
+
+@pytest.mark.parametrize("header, byte, position", [
+    (b"timestamp,servic\xe9,event_type\n", "0xe9", 17),
+    ("timestamp,service,event_type\n".encode("utf-16"), "0xff", 1),
+])
+def test_a_header_that_is_not_utf8_is_one_clear_input_error(tmp_path, header, byte, position):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(header + b"2024-01-01T00:00:00Z,a,START\n")
+    with pytest.raises(InputError) as raised:
+        read_input(path)
+    assert str(raised.value) == (f"{path}: the header line is not UTF-8 text (byte {byte} at position "
+                                 f"{position}); save the file as UTF-8")

@@ -213,7 +213,14 @@ def read_csv(path: Path, profile=None) -> ReadResult:
         return ReadResult(empty_records(path), file_issues=("empty_input",))
     delimiter = _delimiter(path, profile)
     head = read_bytes(path, 1 << 16).removeprefix(b"\xef\xbb\xbf")
-    header_line = head.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
+    header_bytes = head.split(b"\n", 1)[0].rstrip(b"\r")
+    if b"\n" in head:  # the whole header line is here (a cut one may end inside a character)
+        try:
+            header_bytes.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(path, f"the header line is not UTF-8 text (byte 0x{header_bytes[exc.start]:02x} at "
+                                   f"position {exc.start + 1}); save the file as UTF-8") from None
+    header_line = header_bytes.decode("utf-8", "replace")
     header = next(_rows(stdlib_csv.reader([header_line.replace("\r", "")], delimiter=delimiter), path), [])
     check_columns(path, header)
     fast = None
