@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pandas as pd
 import yaml
 
 from .errors import ConfigError
@@ -127,6 +128,8 @@ def _coerce(where: str, section: str, key: str, value: Any, default: Any) -> Any
         if number < 0 or (key == "max_session_s" and number == 0):
             raise ConfigError(where, label, f"must be {'> 0' if key == 'max_session_s' else '>= 0'}, got {value!r}")
         return number
+    if key in ("window_start", "window_end"):
+        return _instant(where, label, value)
     if key == "timestamp_format" and value is not None:
         return _strptime_format(where, label, value)
     if key == "timestamp_year" and value is not None:
@@ -149,12 +152,37 @@ def _strptime_format(where: str, label: str, value: Any) -> str:
     return value
 
 
+def _instant(where: str, label: str, value: Any) -> str:
+    """An ISO-8601 date or time (a zone-less one is UTC), kept as the text given."""
+    try:
+        pd.Timestamp(str(value))
+    except (ValueError, TypeError):
+        raise ConfigError(where, label, f"expected an ISO-8601 date such as 2000-01-01, got {value!r}") from None
+    return str(value)
+
+
+def _utc(value: str) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tz is None else stamp
+
+
 def _check_together(where: str, config: "Config") -> None:
-    """Rules that tie two keys together."""
-    checks = config.validate
-    if checks.warn_rate > checks.fail_rate:
-        raise ConfigError(where, "validate.warn_rate", f"{checks.warn_rate:g} is above validate.fail_rate "
-                                                       f"{checks.fail_rate:g}: a check would fail before it warns")
+    """Rules that tie two keys together: each pair must be in order, or a stage would misjudge
+    every record (an empty time window, a check failing before it warns, …)."""
+    if _utc(config.ingest.window_start) >= _utc(config.ingest.window_end):
+        raise ConfigError(where, "ingest.window_start", f"{config.ingest.window_start} is not before "
+                          f"ingest.window_end {config.ingest.window_end}: the window would quarantine every record")
+    ordered = [
+        ("validate.warn_rate", config.validate.warn_rate, "validate.fail_rate", config.validate.fail_rate,
+         "a check would fail before it warns"),
+        ("metrics.healthy_error_rate", config.metrics.healthy_error_rate, "metrics.unreliable_error_rate",
+         config.metrics.unreliable_error_rate, "a service would be unreliable before it stops being healthy"),
+        ("metrics.degraded_consistency", config.metrics.degraded_consistency, "metrics.healthy_consistency",
+         config.metrics.healthy_consistency, "a service would be healthy before it stops being degraded"),
+    ]
+    for low_key, low, high_key, high, why in ordered:
+        if low > high:
+            raise ConfigError(where, low_key, f"{low:g} is above {high_key} {high:g}: {why}")
 
 
 @dataclass(frozen=True)

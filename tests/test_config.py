@@ -62,3 +62,18 @@ def test_a_good_strptime_format_and_ordered_rates_are_kept():
     config = Config.from_mapping({"ingest": {"timestamp_format": "%d/%m/%Y %H:%M:%S"},
                                   "validate": {"warn_rate": 0.1, "fail_rate": 0.1}})
     assert config.ingest.timestamp_format == "%d/%m/%Y %H:%M:%S" and config.validate.warn_rate == 0.1
+
+
+@pytest.mark.parametrize("mapping, key, says", [
+    ({"ingest": {"window_start": "yesterday"}}, "ingest.window_start", "expected an ISO-8601 date"),
+    ({"ingest": {"window_start": "2030-01-01", "window_end": "2020-01-01"}}, "ingest.window_start",
+     "2030-01-01 is not before ingest.window_end 2020-01-01: the window would quarantine every record"),
+    ({"metrics": {"healthy_error_rate": 0.5}}, "metrics.healthy_error_rate",
+     "0.5 is above metrics.unreliable_error_rate 0.2"),
+    ({"metrics": {"degraded_consistency": 0.99}}, "metrics.degraded_consistency",
+     "0.99 is above metrics.healthy_consistency 0.95"),
+])
+def test_windows_and_verdict_thresholds_out_of_order_are_refused(mapping, key, says):
+    with pytest.raises(ConfigError) as raised:
+        Config.from_mapping(mapping, where="my.yaml")
+    assert raised.value.key == key and says in str(raised.value)
