@@ -234,6 +234,8 @@ def _keep_failed(staging: Path, out: Path, error: Exception) -> Path:
 
 def command_run(args) -> int:
     rules = _parse_fail_on(args.fail_on)
+    if args.scheduler and args.engine != "dask":
+        raise ConfigError("--scheduler", args.scheduler, "needs --engine dask (the pandas engine runs here)")
     out = args.out or _default_out(args.inputs)
     params = {"gap_threshold": args.gap_threshold, "strategy": args.strategy}
     # Resolve inputs and config before touching the output: bad input leaves nothing behind.

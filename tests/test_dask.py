@@ -129,3 +129,12 @@ def test_dask_run_with_truth_is_evaluated_and_says_it_writes_no_report(cluster, 
     assert evaluation["pairing_f1", "all"] == 1.0
     assert "no report: the Dask engine writes the CSV artifacts" in capsys.readouterr().out
 
+
+
+def test_a_scheduler_address_it_cannot_use_is_one_config_error(tmp_path, capsys):
+    write_generated(tmp_path / "gen", generate(200, seed=5))
+    code = main(["-q", "run", str(tmp_path / "gen" / "logs.csv"), "--out", str(tmp_path / "run"), "--engine", "dask",
+                 "--scheduler", "bogus://x"])
+    assert code == 2 and not (tmp_path / "run").exists()
+    assert capsys.readouterr().err.startswith("logrecon: error: --scheduler: bogus://x: cannot reach the Dask "
+                                              "scheduler: unknown address scheme 'bogus'")

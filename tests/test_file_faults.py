@@ -424,3 +424,10 @@ def test_a_closed_or_full_stdout_after_publishing_keeps_the_runs_exit_code(tmp_p
     assert result.returncode == 1
     assert result.stderr == "logrecon: --fail-on breached: events>0: api=2, db=1, ALL=3\n"
     assert_complete(tmp_path / "run")
+
+
+def test_a_scheduler_without_the_dask_engine_is_refused(tmp_path):
+    (tmp_path / "logs.csv").write_text(HEADER + ROWS)
+    line = error_line(logrecon("run", "logs.csv", "--out", "run", "--scheduler", "tcp://h:8786", cwd=tmp_path))
+    assert line == "logrecon: error: --scheduler: tcp://h:8786: needs --engine dask (the pandas engine runs here)"
+    assert_nothing_written(tmp_path / "run")

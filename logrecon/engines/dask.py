@@ -58,6 +58,7 @@ PART = "_part"                    # the partition number a service's events are 
 SHARED_CATEGORIES = ("service", "source", "event_type")  # one category list for the whole run
 TARGET_PARTITION_EVENTS = 2_000_000
 MAX_LOCAL_WORKERS = 8
+SCHEDULER_TIMEOUT_S = 30                 # how long to try reaching --scheduler
 _ERRORS = {cls.__name__: cls for cls in (ConfigError, InputError, OutputError)}
 FLAG_OF_REASON = {Reason.LATE_EVENT.value: "late", Reason.LATENCY_SPIKE.value: "latency_spike"}
 _QUIET_LOGGERS = ("distributed", "distributed.shuffle", "distributed.shuffle._scheduler_plugin")
@@ -201,6 +202,15 @@ def run_dask(inputs, out, profile=None, config=None, scheduler: str | None = Non
         return _run(client, run, loaded, n_workers, partitions)
 
 
+def _connected(client_class, scheduler: str):
+    """A client of an existing scheduler; one it cannot reach or an address it cannot read is a
+    ConfigError naming it (after distributed's connect timeout, 30 s by default)."""
+    try:
+        return client_class(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+    except (OSError, ValueError, TimeoutError) as exc:
+        raise ConfigError("--scheduler", scheduler, f"cannot reach the Dask scheduler: {exc}") from None
+
+
 @contextmanager
 def _client(scheduler: str | None, workers: int | None):
     from distributed import Client, LocalCluster
@@ -210,7 +220,7 @@ def _client(scheduler: str | None, workers: int | None):
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
         if scheduler:
-            with Client(scheduler) as client:
+            with _connected(Client, scheduler) as client:
                 yield client, scheduler
         else:
             n = workers or max(1, min(os.cpu_count() or 1, MAX_LOCAL_WORKERS))
