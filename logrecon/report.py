@@ -212,9 +212,10 @@ FIGURE_CAPTIONS = {
     "latency_distribution": "Latency distribution over all services (log scale) with p50, p95 "
                             "and p99 marked. A second hump or a long right tail means a slow "
                             "path or spikes worth a look.",
-    "session_durations": "Session durations by status (log scale). Complete sessions are the "
-                         "ground truth; missing_start durations are inferred from latency; "
-                         "missing_stop and clock_skew have no duration and are only counted.",
+    "session_durations": "Session durations by status (log scale): complete sessions, and "
+                         "missing_start ones whose start was inferred from the STOP's latency "
+                         "(where the profile says latency is the duration); sessions without a "
+                         "duration are counted under the plot.",
     "data_quality": "Data-quality checks per service: green ok, amber warn, red fail. A red "
                     "row is a service whose numbers should not be trusted without a look at "
                     "the check's detail in validation_report.csv.",
