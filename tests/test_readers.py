@@ -376,3 +376,16 @@ def test_a_header_that_is_not_utf8_is_one_clear_input_error(tmp_path, header, by
         read_input(path)
     assert str(raised.value) == (f"{path}: the header line is not UTF-8 text (byte {byte} at position "
                                  f"{position}); save the file as UTF-8")
+
+
+@pytest.mark.parametrize("name, profile, says", [
+    ("app.csv.bz2", None, "compressed as .bz2, which logrecon cannot read; decompress it (or gzip it)"),
+    ("app.log", None, "raw text needs a profile that says how to read its lines; pass --profile"),
+    ("README.md", "canonical", "cannot tell the format from the file name, and profile 'canonical' names none "
+                               "(use a .csv, .jsonl or .parquet name, or a profile with `format:`)"),
+])
+def test_a_file_without_a_readable_format_says_what_would_make_it_readable(name, profile, says):
+    from logrecon.profiles import load_profile
+    with pytest.raises(InputError) as raised:
+        format_of(Path(name), load_profile(profile) if profile else None)
+    assert str(raised.value) == f"{name}: {says}"

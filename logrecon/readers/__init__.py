@@ -136,8 +136,23 @@ def format_of(path: Path, profile: "Profile | None") -> str:
     name = rotated["family"] if rotated else name.removesuffix(".gz")  # app.csv.1.gz is CSV
     fmt = EXTENSION_FORMATS.get("." + name.rsplit(".", 1)[-1] if "." in name else "")  # pathlib: "..csv" has none
     if fmt is None or fmt == "regex":
-        raise InputError(path, "cannot tell the format from the file name; pass --profile")
+        raise InputError(path, _why_no_format(name, fmt, profile))
     return fmt
+
+
+UNREADABLE_COMPRESSION = (".bz2", ".xz", ".zst", ".zip", ".7z")
+
+
+def _why_no_format(name: str, fmt: str | None, profile: "Profile | None") -> str:
+    compressed = next((suffix for suffix in UNREADABLE_COMPRESSION if name.endswith(suffix)), None)
+    if compressed:
+        return f"compressed as {compressed}, which logrecon cannot read; decompress it (or gzip it)"
+    if fmt == "regex" and profile is None:
+        return "raw text needs a profile that says how to read its lines; pass --profile"
+    if profile is not None:
+        return (f"cannot tell the format from the file name, and profile {profile.name!r} names none "
+                "(use a .csv, .jsonl or .parquet name, or a profile with `format:`)")
+    return "cannot tell the format from the file name; pass --profile"
 
 
 def expand_inputs(inputs) -> list[Path]:
