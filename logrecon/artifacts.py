@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .schema import nanoseconds
+from .timestamps import needed_digits
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 TIME_COLUMNS = ("timestamp", "start_time", "stop_time", "gap_start", "gap_end")
@@ -37,6 +38,14 @@ def civil_from_days(days: np.ndarray):
     month = np.where(mp < 10, mp + 3, mp - 9)
     year = yoe + era * 400 + (month <= 2)
     return year, month, day
+
+
+def inferred_start_digits(frame: pd.DataFrame) -> int:
+    """Fraction digits the inferred start times of a sessions frame need (stop − latency can be
+    finer than the input's own times: 13:55:36 − 0.25 s); 0 for any other frame."""
+    if "start_inferred" not in frame.columns or not frame["start_inferred"].any():
+        return 0
+    return needed_digits(nanoseconds(frame["start_time"][frame["start_inferred"].to_numpy(dtype=bool)]))
 
 
 def precision_digits(digits: int) -> int:

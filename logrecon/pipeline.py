@@ -147,7 +147,8 @@ class RunContext:
     def write(self, frame: pd.DataFrame, name: str) -> None:
         """Write an artifact CSV. In one process it is written by a background thread while the
         next stage computes (Arrow's CSV writer releases the GIL); `flush` waits for it."""
-        digits = artifacts.precision_digits(self.state["stats"].get("ingest", {}).get("timestamp_digits", 3))
+        digits = artifacts.precision_digits(max(self.state["stats"].get("ingest", {}).get("timestamp_digits", 3),
+                                                artifacts.inferred_start_digits(frame)))
         if self.persist:  # a notebook kernel may end right after its step: write now
             artifacts.write_csv(frame, self.run_dir / name, digits)
             return

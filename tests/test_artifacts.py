@@ -58,3 +58,14 @@ def test_an_offset_is_not_mistaken_for_fraction_digits(tmp_path):
     source.write_text("timestamp,service,event_type\n2024-03-10T15:30:05+05:30,a,START\n")
     pipeline.run([source], tmp_path / "run", plots=False)
     assert (tmp_path / "run" / "cleaned_logs.csv").read_text().splitlines()[1].startswith('2024-03-10T10:00:05Z,')
+
+
+def test_an_inferred_start_keeps_the_digits_it_needs_in_a_run_of_whole_seconds(tmp_path):
+    from logrecon import pipeline
+    source = tmp_path / "s.csv"
+    source.write_text("timestamp,service,event_type,latency_ms,session_id\n2024-03-10T15:30:05Z,a,STOP,250,r1\n")
+    pipeline.run([source], tmp_path / "run", plots=False, infer_start_from_latency=True)
+    sessions = (tmp_path / "run" / "reconstructed_sessions.csv").read_text().splitlines()[1]
+    assert sessions.startswith("a,r1,missing_start,2024-03-10T15:30:04.750Z,2024-03-10T15:30:05.000Z,250,")
+    cleaned = (tmp_path / "run" / "cleaned_logs.csv").read_text().splitlines()[1]
+    assert cleaned.startswith("2024-03-10T15:30:05Z,")   # the events keep the input's precision
