@@ -336,6 +336,9 @@ def command_generate(args) -> int:
     options = cli_generate_kwargs(args)
     if args.out.exists() and not args.out.is_dir():
         raise OutputError(args.out, "exists and is not a directory")
+    if args.out.is_dir() and any(args.out.iterdir()) and not (args.out / "truth" / "params.json").exists():
+        raise OutputError(args.out, "holds other files, not an earlier `logrecon generate` output (no "
+                                    "truth/params.json); refusing to overwrite them")
     generated = generate(**options)
     try:
         written = write_generated(args.out, generated)

@@ -386,6 +386,8 @@ def test_a_profile_that_matches_nothing_warns_and_counts_the_skipped_lines(tmp_p
     (["--out", "gen", "--seed", "-1"], "logrecon: error: generate: seed: must be an integer >= 0, got -1"),
     (["--out", "taken.csv"], "logrecon: error: taken.csv: exists and is not a directory"),
     (["--out", "taken.csv/gen"], "logrecon: error: taken.csv/gen/truth: cannot write: Not a directory"),
+    (["--out", "."], "logrecon: error: .: holds other files, not an earlier `logrecon generate` output (no "
+                     "truth/params.json); refusing to overwrite them"),
 ])
 def test_generate_refuses_bad_options_and_outputs_with_one_line(tmp_path, options, says):
     (tmp_path / "taken.csv").write_text("mine\n")
@@ -431,3 +433,11 @@ def test_a_scheduler_without_the_dask_engine_is_refused(tmp_path):
     line = error_line(logrecon("run", "logs.csv", "--out", "run", "--scheduler", "tcp://h:8786", cwd=tmp_path))
     assert line == "logrecon: error: --scheduler: tcp://h:8786: needs --engine dask (the pandas engine runs here)"
     assert_nothing_written(tmp_path / "run")
+
+
+def test_generate_replaces_its_own_earlier_output(tmp_path):
+    for seed in ("1", "2"):
+        result = logrecon("generate", "--out", "gen", "--rows", "50", "--seed", seed, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "gen" / "truth" / "params.json").read_text())["seed"] == 2
+
