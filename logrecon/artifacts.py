@@ -153,15 +153,17 @@ def _csv_chunk(frame: pd.DataFrame, digits: int, names: dict[str, pa.Array], hea
     (a delimiter, quote or line break: Arrow's unquoted style refuses those), because Arrow's
     `needed` style quotes every text value by its type, which doubles the writer's time."""
     table = to_arrow(frame, digits, names)
-    for style in ("none", "needed"):
-        sink = pa.BufferOutputStream()
-        try:
-            pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(
-                quoting_style=style, include_header=header, batch_size=CSV_BATCH_ROWS))
-        except pa.ArrowInvalid:
-            continue
-        return sink.getvalue()
-    raise AssertionError("the `needed` quoting style writes any value")
+    try:
+        return _csv_text(table, header, "none")
+    except pa.ArrowInvalid:
+        return _csv_text(table, header, "needed")
+
+
+def _csv_text(table: pa.Table, header: bool, quoting: str) -> pa.Buffer:
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(
+        quoting_style=quoting, include_header=header, batch_size=CSV_BATCH_ROWS))
+    return sink.getvalue()
 
 
 def write_csv(frame: pd.DataFrame, path: Path, digits: int = 3) -> Path:
@@ -194,10 +196,10 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def write_json(data, path: Path) -> Path:
+def write_json(data, path: Path, sort_keys: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = atomic_path(path)
-    partial.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    partial.write_text(json.dumps(data, indent=2, sort_keys=sort_keys, default=str) + "\n", encoding="utf-8")
     os.replace(partial, path)
     return path
 

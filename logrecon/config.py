@@ -31,6 +31,10 @@ class IngestConfig:
     window_start: str = "2000-01-01"
     window_end: str = "2100-01-01"
 
+    def window_ns(self) -> tuple[int, int]:
+        """[window_start, window_end) as UTC epoch nanoseconds (a zone-less bound is UTC)."""
+        return pd.Timestamp(self.window_start, tz="UTC").value, pd.Timestamp(self.window_end, tz="UTC").value
+
 
 @dataclass(frozen=True)
 class NormalizeConfig:
@@ -161,15 +165,11 @@ def _instant(where: str, label: str, value: Any) -> str:
     return str(value)
 
 
-def _utc(value: str) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tz is None else stamp
-
-
 def _check_together(where: str, config: "Config") -> None:
     """Rules that tie two keys together: each pair must be in order, or a stage would misjudge
     every record (an empty time window, a check failing before it warns, …)."""
-    if _utc(config.ingest.window_start) >= _utc(config.ingest.window_end):
+    start, end = config.ingest.window_ns()
+    if start >= end:
         raise ConfigError(where, "ingest.window_start", f"{config.ingest.window_start} is not before "
                           f"ingest.window_end {config.ingest.window_end}: the window would quarantine every record")
     ordered = [

@@ -46,7 +46,6 @@ START, so there it is `missing_start`), otherwise `complete`.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -59,7 +58,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .artifacts import byte_strings, file_sha256, utc_bytes
+from .artifacts import byte_strings, file_sha256, utc_bytes, write_json
 from .errors import ConfigError
 
 DEFAULT_ROWS = 20_000
@@ -692,13 +691,6 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def _write_json(data: dict, path: Path) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
 def write_generated(out_dir: str | Path, generated: GeneratedLogs) -> dict[str, Path]:
     """Write logs.csv and truth/{sessions,records,outages}.csv + truth/params.json, then
     truth/logs_digest.json ({file, sha256, records} of that logs.csv)."""
@@ -717,11 +709,11 @@ def write_generated(out_dir: str | Path, generated: GeneratedLogs) -> dict[str, 
     with ThreadPoolExecutor(max_workers=3) as pool:     # Arrow's writer releases the GIL
         futures = {name: pool.submit(_write_csv, *job) for name, job in targets.items()}
         paths = {name: future.result() for name, future in futures.items()}
-    paths["params"] = _write_json(generated.params, truth / "params.json")
-    paths["logs_digest"] = _write_json(     # the bytes on disk: what a run of them hashes
+    paths["params"] = write_json(generated.params, truth / "params.json", sort_keys=True)
+    paths["logs_digest"] = write_json(     # the bytes on disk: what a run of them hashes
         {"file": paths["logs"].name, "sha256": file_sha256(paths["logs"]),
          "records": len(generated.logs)},
-        digest_path,
+        digest_path, sort_keys=True,
     )
     return paths
 

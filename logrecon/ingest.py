@@ -187,10 +187,6 @@ def _with_provenance(records: pd.DataFrame) -> pd.DataFrame:
     return records
 
 
-def window_ns(cfg: IngestConfig) -> tuple[int, int]:
-    return (pd.Timestamp(cfg.window_start, tz="UTC").value, pd.Timestamp(cfg.window_end, tz="UTC").value)
-
-
 def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
     """Validate and type raw records; every record becomes an event or a quarantine row."""
     n = len(records)
@@ -211,7 +207,7 @@ def ingest(records: pd.DataFrame, cfg: IngestConfig) -> StageResult:
         parsing = pool.submit(
             parse_timestamps, _column(records, "timestamp"), timestamp_format=cfg.timestamp_format,
             timezone=cfg.timezone, timestamp_year=cfg.timestamp_year, epoch_unit=cfg.epoch_unit,
-            window=window_ns(cfg))
+            window=cfg.window_ns())
         service_codes, service_names = _encoded_text(_column(records, "service"), sort=True)
         type_codes, type_names = _encoded_text(_column(records, "event_type"), upper=True)
         latency, latency_invalid = _parse_latency(_column(records, "latency_ms"))

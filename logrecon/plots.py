@@ -28,8 +28,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .schema import SESSION_STATUSES
-from .schema import RUN_LABEL, run_rows
+from .schema import RUN_LABEL, SESSION_STATUSES, run_rows
 
 PLOT_FILES = {
     "event_volume": "event_volume.png",

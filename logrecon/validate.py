@@ -19,6 +19,8 @@ from .schema import (ALL, CHECK_COLUMNS, GAP_COLUMNS, SCOPE_RUN, SCOPE_SERVICE, 
                      nanoseconds, utc_datetimes)
 
 NS_PER_S = 1_000_000_000
+
+
 def gap_thresholds(service_codes: np.ndarray, ns: np.ndarray, n_services: int, cfg: ValidateConfig) -> np.ndarray:
     """Threshold in seconds per service code: fixed, or factor × p99 inter-arrival (with a floor)."""
     if cfg.gap_threshold != "auto":

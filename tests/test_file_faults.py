@@ -295,21 +295,16 @@ def test_a_service_named_all_is_gated_and_summarised_apart_from_the_run(tmp_path
     assert breaches == ["logrecon: --fail-on breached: error_rate>0.4: ALL (service)=0.5"]  # run: 1/6
 
 
-def test_fail_on_naming_no_service_of_the_run_exits_2_and_publishes_nothing(tmp_path):
-    (tmp_path / "logs.csv").write_text(HEADER + ROWS)
-    line = error_line(logrecon("-q", "run", "logs.csv", "--out", "run", "--no-report",
-                               "--fail-on", "nosuch:error_rate>0", cwd=tmp_path))
-    assert line == ("logrecon: error: --fail-on: nosuch:error_rate>0: no service 'nosuch' in this run; "
-                    "services: api, db, and ALL")
-    assert_nothing_written(tmp_path / "run")
-
-
-def test_a_fail_on_metric_empty_everywhere_cannot_pass_silently(tmp_path):
-    (tmp_path / "logs.csv").write_text(HEADER + ROWS.replace(",2000,", ",,"))   # no latency at all
-    line = error_line(logrecon("-q", "run", "logs.csv", "--out", "run", "--no-report",
-                               "--fail-on", "latency_p99_ms>0", cwd=tmp_path))
-    assert line == ("logrecon: error: --fail-on: latency_p99_ms>0: latency_p99_ms is empty in this run "
-                    "(e.g. no latencies): nothing to judge")
+@pytest.mark.parametrize("rows, expression, says", [
+    (ROWS, "nosuch:error_rate>0", "no service 'nosuch' in this run; services: api, db, and ALL"),
+    (ROWS.replace(",2000,", ",,"), "latency_p99_ms>0",   # no latency at all
+     "latency_p99_ms is empty in this run (e.g. no latencies): nothing to judge"),
+])
+def test_a_fail_on_gate_that_cannot_judge_exits_2_and_publishes_nothing(tmp_path, rows, expression, says):
+    (tmp_path / "logs.csv").write_text(HEADER + rows)
+    line = error_line(logrecon("-q", "run", "logs.csv", "--out", "run", "--no-report", "--fail-on", expression,
+                               cwd=tmp_path))
+    assert line == f"logrecon: error: --fail-on: {expression}: {says}"
     assert_nothing_written(tmp_path / "run")
 
 

@@ -203,8 +203,8 @@ def run_dask(inputs, out, profile=None, config=None, scheduler: str | None = Non
 
 
 def _connected(client_class, scheduler: str):
-    """A client of an existing scheduler; one it cannot reach or an address it cannot read is a
-    ConfigError naming it (after distributed's connect timeout, 30 s by default)."""
+    """A client of an existing scheduler; one it cannot reach within SCHEDULER_TIMEOUT_S, or an
+    address it cannot read, is a ConfigError naming it."""
     try:
         return client_class(scheduler, timeout=SCHEDULER_TIMEOUT_S)
     except (OSError, ValueError, TimeoutError) as exc:
